@@ -1,4 +1,4 @@
-// Three test projects: pure unit tests (Node), the local embedded stack's own tests (Node, real
+// Three test projects: pure unit tests (Node), the embedded stack's own tests (Node, real
 // processes), and Worker integration tests inside workerd against the embedded stack.
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
@@ -19,6 +19,21 @@ export default defineConfig({
           include: ['test/local/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: { bindings: inject('workerBindings') },
+          })),
+        ],
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 120_000,
           hookTimeout: 120_000,
         },
       },

@@ -1,0 +1,55 @@
+// The only place drizzle is built: a Neon serverless WebSocket Pool (transactions work) per request.
+import { Pool, neonConfig } from '@neondatabase/serverless';
+import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless';
+import * as schema from './schema.ts';
+import { AppError } from '../errors.ts';
+
+export type Db = NeonDatabase<typeof schema>;
+
+/** A database handle; `close()` ends its pool (call it once the request's work is done). */
+export interface DbHandle {
+  db: Db;
+  pool: Pool;
+  close(): Promise<void>;
+}
+
+interface DbEnv {
+  DATABASE_URL?: string;
+  NEON_WS_PROXY?: string;
+}
+
+/** Builds drizzle over a fresh Neon Pool. NEON_WS_PROXY (host:port/path) selects a plain-ws proxy, as the embedded stack uses. */
+export function createDb(env: DbEnv): DbHandle {
+  if (!env.DATABASE_URL) throw new AppError('DATABASE_UNAVAILABLE', 'database is not configured (DATABASE_URL)');
+  const proxy = env.NEON_WS_PROXY;
+  if (proxy) {
+    neonConfig.wsProxy = (host, port) => `${proxy}?address=${host}:${port}`;
+    neonConfig.useSecureWebSocket = false;
+    neonConfig.pipelineTLS = false;
+    neonConfig.pipelineConnect = false;
+  }
+  const pool = new Pool({ connectionString: env.DATABASE_URL, max: 4, connectionTimeoutMillis: 5000 });
+  // A dropped connection must surface as a query error, not an unhandled event.
+  pool.on('error', () => {});
+  const db = drizzle({ client: pool, schema });
+  let closed = false;
+  return {
+    db,
+    pool,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await pool.end().catch(() => {});
+    },
+  };
+}
+
+/** Runs `fn` with a short-lived database handle and closes it afterwards. */
+export async function withDb<T>(env: DbEnv, fn: (db: Db) => Promise<T>): Promise<T> {
+  const h = createDb(env);
+  try {
+    return await fn(h.db);
+  } finally {
+    await h.close();
+  }
+}

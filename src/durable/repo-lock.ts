@@ -1,0 +1,200 @@
+// RepoLock: one per repository + target branch. A FIFO lock with fencing tokens and a TTL, its
+// whole state in SQLite. The lock saves wasted rebase cycles; git's ref CAS is what prevents loss.
+import { DurableObject } from 'cloudflare:workers';
+import { parseConfig, SECRET_KEYS } from '../config.ts';
+import { withDb } from '../db/client.ts';
+import { recordOperation } from '../db/lease-rows.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import { decideGrant, type LockState } from '../lock/decide.ts';
+
+/** Result of acquire: a token, or a timeout with the caller's queue position. */
+export type LockAcquireResult =
+  | { ok: true; token: number; waitedMs: number; expiresAt: number }
+  | { ok: false; reason: 'timeout'; waitedMs: number; position: number; retryAfterS: number; holder: string | null };
+
+/** Options of one acquisition. */
+export interface LockAcquireOptions {
+  ttlMs: number;
+  waitMs: number;
+  repoUrl?: string;
+}
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS lock_state (id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT, token INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL DEFAULT 0, granted_at INTEGER NOT NULL DEFAULT 0, ttl_ms INTEGER NOT NULL DEFAULT 0)`,
+  `INSERT OR IGNORE INTO lock_state(id) VALUES (1)`,
+  `CREATE TABLE IF NOT EXISTS waiters (seq INTEGER PRIMARY KEY AUTOINCREMENT, holder TEXT NOT NULL, enqueued_at INTEGER NOT NULL, deadline INTEGER NOT NULL, ttl_ms INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, holder TEXT, token INTEGER, wait_ms INTEGER, at INTEGER NOT NULL)`,
+];
+
+/** The per-repo push lock. */
+export class RepoLock extends DurableObject<Env> {
+  #sql: SqlStorage;
+  #log: Logger;
+  #resolvers = new Map<number, (r: LockAcquireResult) => void>();
+  #repoUrl: string | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#sql = ctx.storage.sql;
+    const cfg = parseConfig(env);
+    this.#log = createLogger(cfg.LOG_LEVEL, SECRET_KEYS.map((k) => cfg[k]).filter(Boolean), { component: 'repo_lock' });
+    ctx.blockConcurrencyWhile(async () => {
+      for (const s of SCHEMA) this.#sql.exec(s);
+    });
+  }
+
+  /** Waits in FIFO order up to `waitMs` for the lock; the token fences every later call. */
+  async acquire(holder: string, opts: LockAcquireOptions): Promise<LockAcquireResult> {
+    this.#repoUrl ??= opts.repoUrl;
+    const now = Date.now();
+    this.#expireIfDue(now);
+    const st = this.#state();
+    // Invariant: the lock is granted only when free and nobody queued ahead (checked and taken here).
+    if (!st.holder && this.#waiterCount() === 0) return this.#grant(holder, opts.ttlMs, now, 0);
+    if (opts.waitMs <= 0) return this.#timeout(holder, now, this.#waiterCount() + 1);
+    this.#sql.exec(`INSERT INTO waiters(holder, enqueued_at, deadline, ttl_ms) VALUES (?,?,?,?)`, holder, now, now + opts.waitMs, opts.ttlMs);
+    const seq = Number(this.#sql.exec(`SELECT last_insert_rowid() AS s`).one().s);
+    await this.#arm();
+    return new Promise<LockAcquireResult>((resolve) => {
+      this.#resolvers.set(seq, resolve);
+      setTimeout(() => {
+        // Invariant: a waiter times out only if it is still queued (not granted meanwhile).
+        const row = this.#sql.exec(`SELECT seq FROM waiters WHERE seq=?`, seq).toArray()[0];
+        if (!row) return;
+        const position = Number(this.#sql.exec(`SELECT count(*) AS n FROM waiters WHERE seq<=?`, seq).one().n);
+        this.#sql.exec(`DELETE FROM waiters WHERE seq=?`, seq);
+        this.#resolvers.delete(seq);
+        resolve(this.#timeout(holder, now, position));
+      }, opts.waitMs);
+    });
+  }
+
+  /** Releases the lock if `token` is the current one; a stale token is refused. */
+  async release(token: number): Promise<{ ok: boolean; reason?: 'stale' }> {
+    const st = this.#state();
+    // Invariant: only the current token's holder can release.
+    if (!st.holder || st.token !== token) return { ok: false, reason: 'stale' };
+    this.#sql.exec(`UPDATE lock_state SET holder=NULL, expires_at=0 WHERE id=1`);
+    this.#audit('release', st.holder, token, Date.now() - st.granted_at);
+    this.#grantNext(Date.now());
+    await this.#arm();
+    return { ok: true };
+  }
+
+  /** Extends the current holder's TTL; refused for a stale token. */
+  async extend(token: number, ttlMs: number): Promise<{ ok: boolean; expiresAt?: number }> {
+    const now = Date.now();
+    this.#expireIfDue(now);
+    const st = this.#state();
+    if (!st.holder || st.token !== token) return { ok: false };
+    const expiresAt = now + ttlMs;
+    this.#sql.exec(`UPDATE lock_state SET expires_at=? WHERE id=1`, expiresAt);
+    await this.#arm();
+    return { ok: true, expiresAt };
+  }
+
+  /** Current holder, token, expiry and queue length. */
+  async inspect(): Promise<LockState & { waiters: number }> {
+    return { ...this.#state(), waiters: this.#waiterCount() };
+  }
+
+  /** The most recent audit rows (acquire, release, expire, timeout). */
+  async audit(limit = 100): Promise<{ event: string; holder: string | null; token: number | null; wait_ms: number | null; at: number }[]> {
+    return this.#sql.exec(`SELECT event, holder, token, wait_ms, at FROM audit ORDER BY seq DESC LIMIT ?`, limit).toArray() as never;
+  }
+
+  /** Expires a dead holder, drops abandoned waiters, grants the next one; safe to run twice or late. */
+  async alarm(): Promise<void> {
+    const now = Date.now();
+    const expired = this.#expireIfDue(now);
+    for (const w of this.#sql.exec(`SELECT seq, holder, enqueued_at FROM waiters WHERE deadline <= ?`, now).toArray()) {
+      if (this.#resolvers.has(Number(w.seq))) continue; // its own timer answers it
+      this.#sql.exec(`DELETE FROM waiters WHERE seq=?`, w.seq);
+      this.#audit('timeout', String(w.holder), null, now - Number(w.enqueued_at));
+    }
+    this.#grantNext(now);
+    await this.#arm();
+    if (expired) await this.#recordExpiry(expired);
+  }
+
+  #grant(holder: string, ttlMs: number, enqueuedAt: number, seq: number): LockAcquireResult {
+    const now = Date.now();
+    const token = this.#state().token + 1;
+    const expiresAt = now + ttlMs;
+    this.#sql.exec(`UPDATE lock_state SET holder=?, token=?, expires_at=?, granted_at=?, ttl_ms=? WHERE id=1`, holder, token, expiresAt, now, ttlMs);
+    if (seq) this.#sql.exec(`DELETE FROM waiters WHERE seq=?`, seq);
+    this.#audit('acquire', holder, token, now - enqueuedAt);
+    return { ok: true, token, waitedMs: now - enqueuedAt, expiresAt };
+  }
+
+  /** Hands a free lock to the first live waiter. */
+  #grantNext(now: number): void {
+    if (this.#state().holder) return;
+    for (;;) {
+      const w = this.#sql.exec(`SELECT seq, holder, enqueued_at, deadline, ttl_ms FROM waiters ORDER BY seq LIMIT 1`).toArray()[0];
+      if (!w) return;
+      const seq = Number(w.seq);
+      const resolve = this.#resolvers.get(seq);
+      const decision = decideGrant({ hasResolver: !!resolve, deadline: Number(w.deadline), now });
+      if (decision !== 'grant') {
+        this.#sql.exec(`DELETE FROM waiters WHERE seq=?`, seq);
+        this.#audit('timeout', String(w.holder), null, now - Number(w.enqueued_at));
+        continue;
+      }
+      this.#resolvers.delete(seq);
+      resolve!(this.#grant(String(w.holder), Number(w.ttl_ms), Number(w.enqueued_at), seq));
+      return;
+    }
+  }
+
+  /** Clears an expired holder; returns what expired. */
+  #expireIfDue(now: number): { holder: string; token: number } | null {
+    const st = this.#state();
+    if (!st.holder || st.expires_at > now) return null;
+    this.#sql.exec(`UPDATE lock_state SET holder=NULL, expires_at=0 WHERE id=1`);
+    this.#audit('expire', st.holder, st.token, now - st.granted_at);
+    this.#log.warn('lock_expired', { holder: st.holder, token: st.token });
+    this.#grantNext(now);
+    return { holder: st.holder, token: st.token };
+  }
+
+  async #recordExpiry(e: { holder: string; token: number }): Promise<void> {
+    try {
+      await withDb(this.env, (db) =>
+        recordOperation(this.env, db, { op: 'lock_expire', repoUrl: this.#repoUrl, leaseId: e.holder.split(':')[0], startedAt: Date.now(), durationMs: 0, result: 'expired', detail: { token: e.token, lock: this.ctx.id.name } }),
+      );
+    } catch (err) {
+      this.#log.warn('audit_write_failed', { error: String(err) });
+    }
+  }
+
+  #timeout(holder: string, enqueuedAt: number, position: number): LockAcquireResult {
+    const now = Date.now();
+    const st = this.#state();
+    this.#audit('timeout', holder, null, now - enqueuedAt);
+    const retryAfterS = Math.max(1, Math.ceil((Math.max(st.expires_at - now, 0) + position * 1000) / 1000));
+    return { ok: false, reason: 'timeout', waitedMs: now - enqueuedAt, position, retryAfterS, holder: st.holder };
+  }
+
+  async #arm(): Promise<void> {
+    const st = this.#state();
+    const d = Number(this.#sql.exec(`SELECT coalesce(min(deadline), 0) AS d FROM waiters`).one().d);
+    const candidates = [st.holder ? st.expires_at : 0, d].filter((x) => x > 0);
+    if (candidates.length) await this.ctx.storage.setAlarm(Math.min(...candidates));
+    else await this.ctx.storage.deleteAlarm();
+  }
+
+  #state(): LockState {
+    const r = this.#sql.exec(`SELECT holder, token, expires_at, granted_at FROM lock_state WHERE id=1`).one();
+    return { holder: (r.holder as string | null) ?? null, token: Number(r.token), expires_at: Number(r.expires_at), granted_at: Number(r.granted_at) };
+  }
+
+  #waiterCount(): number {
+    return Number(this.#sql.exec(`SELECT count(*) AS n FROM waiters`).one().n);
+  }
+
+  #audit(event: string, holder: string | null, token: number | null, waitMs: number | null): void {
+    this.#sql.exec(`INSERT INTO audit(event, holder, token, wait_ms, at) VALUES (?,?,?,?,?)`, event, holder, token, waitMs, Date.now());
+    this.#sql.exec(`DELETE FROM audit WHERE seq <= (SELECT max(seq) FROM audit) - 1000`);
+  }
+}

@@ -1,0 +1,135 @@
+// Bash scripts for the git workflows. Every caller-supplied value reaches the script through an
+// env var (GS_*), never through string interpolation, so nothing an agent sends is parsed as shell.
+import { ASKPASS_REL, ASKPASS_SCRIPT, q } from './shell.ts';
+
+/** Exit codes the scripts use for expected outcomes. */
+export const EXIT = { CONFLICT: 3, REJECTED: 4, NOTHING: 5, CLONE: 6, NO_REPO: 7 } as const;
+
+const FAIL = `fail() { echo "__GS_FAILED=$1" >&2; exit "\${2:-1}"; }`;
+
+/** Installs the askpass helper and prints $HOME. Env: none. */
+export function setupScript(): string {
+  return [
+    'set -e',
+    `mkdir -p "$HOME/.git-sandbox"`,
+    `if [ ! -x "$HOME/${ASKPASS_REL}" ]; then printf '%s' ${q(ASKPASS_SCRIPT)} > "$HOME/${ASKPASS_REL}"; chmod 700 "$HOME/${ASKPASS_REL}"; fi`,
+    'echo "__GS_HOME=$HOME"',
+  ].join('\n');
+}
+
+/**
+ * Clones GS_URL (or fetches it when $HOME/repo already holds it), checks out GS_AGENT_BRANCH from
+ * origin/GS_BRANCH with a clean tree. Prints __GS_AFFINITY=1|0 and __GS_HEAD.
+ */
+export function prepareScript(): string {
+  return `${FAIL}
+${setupScript().replace('set -e', '')}
+cd "$HOME" || fail home
+if [ -d repo/.git ] && [ "$(git -C repo config --get remote.origin.url)" = "$GS_URL" ]; then
+  cd repo
+  git rebase --abort >/dev/null 2>&1; git merge --abort >/dev/null 2>&1
+  git fetch --quiet --prune --no-tags origin "+refs/heads/$GS_BRANCH:refs/remotes/origin/$GS_BRANCH" || fail fetch ${EXIT.CLONE}
+  echo "__GS_AFFINITY=1"
+else
+  rm -rf repo
+  git clone --quiet --no-tags --single-branch --branch "$GS_BRANCH" "$GS_URL" repo || fail clone ${EXIT.CLONE}
+  cd repo
+  echo "__GS_AFFINITY=0"
+fi
+git checkout --quiet -f -B "$GS_AGENT_BRANCH" "origin/$GS_BRANCH" || fail checkout
+git reset --quiet --hard && git clean -ffdxq
+git config user.name "$GS_AGENT" && git config user.email "$GS_AGENT@agents.git-sandbox.invalid"
+git config rebase.autoStash true && git config git-sandbox.base "$GS_BRANCH"
+echo "__GS_HEAD=$(git rev-parse HEAD)"
+echo "__GS_WORKDIR=$PWD"`;
+}
+
+/** Returns the repo to a pristine state and wipes everything in $HOME but the clone and the helper. */
+export function scrubScript(): string {
+  return `cd "$HOME" || exit 1
+find "$HOME" -mindepth 1 -maxdepth 1 ! -name repo ! -name .git-sandbox -exec rm -rf {} + 2>/dev/null
+[ -d repo/.git ] || { echo "__GS_CLEAN=1"; exit 0; }
+cd repo
+git rebase --abort >/dev/null 2>&1; git merge --abort >/dev/null 2>&1; git cherry-pick --abort >/dev/null 2>&1
+git stash clear
+base="$(git config --get git-sandbox.base || echo main)"
+git checkout --quiet -f --detach "origin/$base" 2>/dev/null || git checkout --quiet -f --detach HEAD
+git reset --quiet --hard && git clean -ffdxq
+git for-each-ref --format='%(refname:short)' refs/heads | while read -r b; do git branch -D "$b" >/dev/null 2>&1; done
+git config --unset user.name; git config --unset user.email
+[ -z "$(git status --porcelain)" ] && echo "__GS_CLEAN=1" || echo "__GS_CLEAN=0"`;
+}
+
+/** Stages (all, or the quoted paths) and commits when anything is staged. Env: GS_MSG, optional author. */
+export function commitScript(paths: string[] | undefined): string {
+  const add = paths?.length ? `git add -A -- ${paths.map(q).join(' ')}` : 'git add -A';
+  return `${FAIL}
+cd "$GS_WORKDIR" || fail workdir ${EXIT.NO_REPO}
+${add} || fail add
+if git diff --cached --quiet; then echo "__GS_COMMITTED=0"; else git commit --quiet -m "$GS_MSG" || fail commit; echo "__GS_COMMITTED=1"; fi
+echo "__GS_HEAD=$(git rev-parse HEAD)"`;
+}
+
+/**
+ * One landing attempt: fetch the target (and base), rebase onto the target's tip, push without
+ * force. GS_TARGET is the remote branch; GS_ONTO the ref to rebase onto; GS_LEASE=1 pushes with
+ * --force-with-lease=<target>:<oid seen by this fetch> (a compare-and-swap, never a blind force).
+ */
+export function landScript(): string {
+  return `${FAIL}
+cd "$GS_WORKDIR" || fail workdir ${EXIT.NO_REPO}
+git fetch --quiet --no-tags origin "+refs/heads/$GS_BASE:refs/remotes/origin/$GS_BASE" || fail fetch
+expected=""
+if [ "$GS_TARGET" != "$GS_BASE" ]; then
+  git fetch --quiet --no-tags origin "+refs/heads/$GS_TARGET:refs/remotes/origin/$GS_TARGET" >/dev/null 2>&1 || git update-ref -d "refs/remotes/origin/$GS_TARGET"
+  expected="$(git rev-parse -q --verify "refs/remotes/origin/$GS_TARGET" || true)"
+fi
+onto="origin/$GS_TARGET"
+git rev-parse -q --verify "$onto" >/dev/null || onto="origin/$GS_BASE"
+if [ "$(git rev-list --count "$onto..HEAD")" = "0" ]; then echo "__GS_NOTHING=1"; exit ${EXIT.NOTHING}; fi
+before="$(git rev-parse HEAD)"
+if ! git rebase --quiet "$onto" >/dev/null 2>&1; then
+  echo "__GS_CONFLICTS_BEGIN"
+  git diff --name-only --diff-filter=U
+  echo "__GS_CONFLICTS_END"
+  git rebase --abort >/dev/null 2>&1
+  exit ${EXIT.CONFLICT}
+fi
+after="$(git rev-parse HEAD)"
+if [ "$GS_TARGET" = "$GS_BASE" ]; then
+  out="$(git push --porcelain origin "HEAD:refs/heads/$GS_TARGET" 2>&1)"; rc=$?
+else
+  out="$(git push --porcelain "--force-with-lease=refs/heads/$GS_TARGET:$expected" origin "HEAD:refs/heads/$GS_TARGET" 2>&1)"; rc=$?
+fi
+echo "__GS_COMMIT=$after"
+[ "$before" = "$after" ] && echo "__GS_REBASED=0" || echo "__GS_REBASED=1"
+if [ $rc -ne 0 ]; then
+  echo "$out" >&2
+  case "$out" in *rejected*|*"fetch first"*|*non-fast-forward*|*"stale info"*|*"cannot lock ref"*|*"failed to update ref"*) exit ${EXIT.REJECTED} ;; esac
+  fail push
+fi
+echo "__GS_PUSHED=1"`;
+}
+
+/** Fetch + rebase onto origin/GS_BASE with autostash; on conflict aborts and lists the paths. */
+export function pullScript(): string {
+  return `${FAIL}
+cd "$GS_WORKDIR" || fail workdir ${EXIT.NO_REPO}
+git fetch --quiet --no-tags origin "+refs/heads/$GS_BASE:refs/remotes/origin/$GS_BASE" || fail fetch
+before="$(git rev-parse HEAD)"
+if ! git rebase --quiet --autostash "origin/$GS_BASE" >/dev/null 2>&1; then
+  echo "__GS_CONFLICTS_BEGIN"
+  git diff --name-only --diff-filter=U
+  echo "__GS_CONFLICTS_END"
+  git rebase --abort >/dev/null 2>&1
+  exit ${EXIT.CONFLICT}
+fi
+echo "__GS_BEFORE=$before"
+echo "__GS_HEAD=$(git rev-parse HEAD)"`;
+}
+
+/** Extracts the conflicted paths printed between the CONFLICTS markers. */
+export function conflictPaths(stdout: string): string[] {
+  const m = /__GS_CONFLICTS_BEGIN\n([\s\S]*?)__GS_CONFLICTS_END/.exec(stdout);
+  return m ? [...new Set(m[1].split('\n').map((s) => s.trim()).filter(Boolean))] : [];
+}

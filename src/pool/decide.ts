@@ -1,0 +1,48 @@
+// Pure pool decisions: which idle member serves a lease, creation rate limiting, retirement jitter.
+
+/** A pool member as the coordinator stores it. */
+export interface Member {
+  sandbox_id: string;
+  state: 'creating' | 'idle' | 'leased' | 'scrubbing';
+  repo_key: string | null;
+  home: string | null;
+  created_at: number;
+  retire_at: number;
+  lease_id: string | null;
+  mode: 'pooled' | 'direct';
+}
+
+export type LeaseSource = 'warm' | 'affinity' | 'cold';
+
+/** Picks an idle pooled member: one that already holds the repo (affinity), else a blank one, else any (warm). */
+export function pickIdle(members: readonly Member[], repoKey: string): { member: Member; source: LeaseSource } | null {
+  const idle = members.filter((m) => m.state === 'idle' && m.mode === 'pooled');
+  const aff = idle.find((m) => m.repo_key === repoKey);
+  if (aff) return { member: aff, source: 'affinity' };
+  // Prefer a blank member so other repos' clones stay available for their own affinity hits;
+  // among non-blank ones take the oldest (its clone is least likely to be wanted again soon).
+  const blank = idle.find((m) => !m.repo_key);
+  if (blank) return { member: blank, source: 'warm' };
+  const any = [...idle].sort((a, b) => a.created_at - b.created_at)[0];
+  return any ? { member: any, source: 'warm' } : null;
+}
+
+/** Milliseconds to wait before another creation is allowed, given recent creation times (rolling 1 s window). */
+export function createDelayMs(recent: readonly number[], perSec: number, now: number): number {
+  const window = 1000;
+  const inWindow = recent.filter((t) => t > now - window).sort((a, b) => a - b);
+  const allowed = Math.max(1, Math.floor(perSec));
+  if (inWindow.length < allowed) return 0;
+  return inWindow[inWindow.length - allowed] + window - now;
+}
+
+/** Retirement time of a member: max age with ±10 % jitter so a warm pool does not expire at once. */
+export function retireAt(createdAt: number, maxAgeS: number, rand: number): number {
+  const jitter = 0.9 + 0.2 * rand;
+  return createdAt + Math.round(maxAgeS * 1000 * jitter);
+}
+
+/** How many members to create now to keep `min` idle without passing `max` total. */
+export function refillCount(idleOrCreating: number, total: number, min: number, maxTotal: number): number {
+  return Math.max(0, Math.min(min - idleOrCreating, maxTotal - total));
+}

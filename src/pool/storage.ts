@@ -1,0 +1,35 @@
+// PoolCoordinator SQLite schema and the mapping from config to pool settings.
+import type { Config } from '../config.ts';
+import type { PoolSettings } from './types.ts';
+
+/** Idempotent schema statements, run once when the DO starts. */
+export const SCHEMA_SQL = [
+  `CREATE TABLE IF NOT EXISTS members (
+     sandbox_id TEXT PRIMARY KEY, state TEXT NOT NULL, repo_key TEXT, home TEXT,
+     created_at INTEGER NOT NULL, retire_at INTEGER NOT NULL, lease_id TEXT, mode TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS leases (
+     id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, task_id TEXT NOT NULL, repo_url TEXT NOT NULL,
+     repo_key TEXT NOT NULL, branch TEXT NOT NULL, agent_branch TEXT NOT NULL, sandbox_id TEXT NOT NULL,
+     mode TEXT NOT NULL, source TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL, workdir TEXT, home TEXT, idem_key TEXT)`,
+  `CREATE INDEX IF NOT EXISTS leases_agent ON leases(agent_id, status)`,
+  `CREATE UNIQUE INDEX IF NOT EXISTS leases_idem ON leases(agent_id, idem_key) WHERE idem_key IS NOT NULL`,
+  `CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+];
+
+/** Pool settings from the parsed config. */
+export function settingsFromConfig(cfg: Config): PoolSettings {
+  return {
+    poolMin: cfg.POOL_MIN,
+    poolMax: cfg.POOL_MAX,
+    maxSandboxes: cfg.MAX_SANDBOXES,
+    createPerSec: cfg.CREATE_PER_SEC,
+    leaseWaitMs: cfg.LEASE_WAIT_MS,
+    maxWaiters: cfg.MAX_WAITERS,
+    ttlS: cfg.SANDBOX_TTL_S,
+    idleMaxAgeS: cfg.IDLE_MAX_AGE_S,
+    reusePolicy: cfg.REUSE_POLICY,
+    maxLeasesPerAgent: cfg.MAX_LEASES_PER_AGENT,
+  };
+}

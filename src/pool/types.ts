@@ -1,0 +1,70 @@
+// Types shared by the PoolCoordinator DO and its callers (RPC values, never thrown).
+import type { Mode } from './rollout.ts';
+import type { LeaseSource } from './decide.ts';
+
+/** Pool settings, from config, overridable per coordinator (tests, staged rollout). */
+export interface PoolSettings {
+  poolMin: number;
+  poolMax: number;
+  maxSandboxes: number;
+  createPerSec: number;
+  leaseWaitMs: number;
+  maxWaiters: number;
+  ttlS: number;
+  idleMaxAgeS: number;
+  reusePolicy: 'reuse' | 'discard';
+  maxLeasesPerAgent: number;
+}
+
+export type LeaseStatus = 'initializing' | 'ready' | 'in_use' | 'terminated' | 'expired' | 'error';
+
+/** A lease as the coordinator stores it (provider ids stay inside the service). */
+export interface LeaseRecord {
+  id: string;
+  agent_id: string;
+  task_id: string;
+  repo_url: string;
+  repo_key: string;
+  branch: string;
+  agent_branch: string;
+  sandbox_id: string;
+  mode: Mode;
+  source: LeaseSource;
+  status: LeaseStatus;
+  created_at: number;
+  expires_at: number;
+  workdir: string | null;
+  home: string | null;
+  idem_key: string | null;
+}
+
+/** What a caller asks for. */
+export interface AcquireRequest {
+  agentId: string;
+  taskId: string;
+  repoUrl: string;
+  repoKey: string;
+  branch: string;
+  agentBranch: string;
+  mode: Mode;
+  ttlS?: number;
+  idemKey?: string;
+}
+
+export type AcquireResult =
+  | { ok: true; lease: LeaseRecord; existing: boolean; waitedMs: number }
+  | { ok: false; reason: 'exhausted' | 'queue_full' | 'agent_limit' | 'provider'; message: string; retryAfterS: number };
+
+export type LeaseLookup =
+  | { ok: true; lease: LeaseRecord }
+  | { ok: false; reason: 'not_found' | 'expired' | 'terminated' | 'error'; lease?: LeaseRecord };
+
+/** Gauges and counters for /metrics. */
+export interface PoolStats {
+  members: Record<string, number>;
+  waiters: number;
+  leases_active: number;
+  counters: Record<string, number>;
+  settings: PoolSettings;
+  idle: { sandbox_id: string; repo_key: string | null }[];
+}

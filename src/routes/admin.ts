@@ -1,0 +1,52 @@
+// /v1/admin: API key management and pool inspection, guarded by ADMIN_TOKEN.
+import { createRoute, z } from '@hono/zod-openapi';
+import { createApiKey, requireToken, revokeApiKey } from '../services/auth.ts';
+import { poolStub } from '../services/context.ts';
+import { ErrorBody, subApp } from './app-types.ts';
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+const adminSecurity = [{ admin: [] as string[] }];
+
+const createKey = createRoute({
+  method: 'post',
+  path: '/v1/admin/keys',
+  security: adminSecurity,
+  summary: 'Create an API key for an agent (the key is shown only in this response)',
+  request: { body: { required: true, content: { 'application/json': { schema: z.object({ agent_id: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 . _ -') }).strict() } } } },
+  responses: {
+    201: json(z.object({ id: z.string(), agent_id: z.string(), key: z.string(), created_at: z.string() }), 'Created'),
+    400: json(ErrorBody, 'Invalid input'),
+    401: json(ErrorBody, 'Bad admin token'),
+  },
+});
+
+const revokeKey = createRoute({
+  method: 'delete',
+  path: '/v1/admin/keys/{id}',
+  security: adminSecurity,
+  summary: 'Revoke an API key (effective immediately)',
+  request: { params: z.object({ id: z.string().min(1).max(100) }) },
+  responses: { 204: { description: 'Revoked' }, 401: json(ErrorBody, 'Bad admin token'), 404: json(ErrorBody, 'Unknown key') },
+});
+
+const pool = createRoute({
+  method: 'get',
+  path: '/v1/admin/pool',
+  security: adminSecurity,
+  summary: 'Pool gauges, counters and settings',
+  responses: { 200: json(z.record(z.string(), z.unknown()), 'Pool stats'), 401: json(ErrorBody, 'Bad admin token') },
+});
+
+/** The admin sub-app. */
+export const adminApp = subApp();
+adminApp.use('/v1/admin/*', async (c, next) => {
+  requireToken(c.req.header('authorization'), c.var.svc.cfg.ADMIN_TOKEN, 'admin');
+  await next();
+});
+adminApp
+  .openapi(createKey, async (c) => c.json(await createApiKey(c.var.svc, c.req.valid('json').agent_id), 201))
+  .openapi(revokeKey, async (c) => {
+    await revokeApiKey(c.var.svc, c.req.valid('param').id);
+    return c.body(null, 204);
+  })
+  .openapi(pool, async (c) => c.json((await poolStub(c.env).stats()) as unknown as Record<string, unknown>, 200));

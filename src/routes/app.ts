@@ -1,0 +1,77 @@
+// Assembles the Hono app: per-request context, body limit, auth, sub-apps, the one error handler.
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { AppError, isAppError } from '../errors.ts';
+import { authenticate } from '../services/auth.ts';
+import { createServiceContext } from '../services/context.ts';
+import { mcpApp } from '../mcp/route.ts';
+import { adminApp } from './admin.ts';
+import type { AppEnv } from './app-types.ts';
+import { validationError } from './app-types.ts';
+import { mountDocs } from './docs.ts';
+import { filesApp } from './files.ts';
+import { gitApp } from './git.ts';
+import { healthApp } from './health.ts';
+import { metricsApp } from './metrics.ts';
+import { sandboxesApp } from './sandboxes.ts';
+
+/** Builds the Worker's Hono app. */
+export function createApp(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationError(result.error as never);
+    },
+  });
+
+  app.use('*', async (c, next) => {
+    const svc = createServiceContext(c.env, (p) => c.executionCtx.waitUntil(p));
+    c.set('svc', svc);
+    try {
+      await next();
+    } finally {
+      c.executionCtx.waitUntil(svc.close());
+    }
+  });
+  app.use('*', async (c, next) =>
+    bodyLimit({
+      maxSize: c.var.svc.cfg.MAX_BODY_BYTES,
+      onError: () => {
+        throw new AppError('PAYLOAD_TOO_LARGE', `request body exceeds ${c.var.svc.cfg.MAX_BODY_BYTES} bytes (MAX_BODY_BYTES)`);
+      },
+    })(c, next),
+  );
+  for (const path of ['/v1/sandboxes', '/v1/sandboxes/*', '/mcp', '/mcp/*']) {
+    app.use(path, async (c, next) => {
+      c.set('agentId', await authenticate(c.var.svc, c.req.header('authorization')));
+      await next();
+    });
+  }
+
+  app.route('/', healthApp);
+  app.route('/', metricsApp);
+  app.route('/', adminApp);
+  app.route('/', sandboxesApp);
+  app.route('/', gitApp);
+  app.route('/', filesApp);
+  app.route('/', mcpApp);
+  mountDocs(app);
+  app.get('/', (c) => c.json({ service: 'git-sandbox', docs: '/docs', openapi: '/openapi.json', health: '/healthz' }));
+
+  app.notFound((c) => c.json(new AppError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`).toBody(), 404));
+  app.onError((err, c) => {
+    const log = c.var.svc?.log;
+    let e: AppError;
+    if (isAppError(err)) e = err;
+    else if (err instanceof HTTPException) e = new AppError(err.status === 401 ? 'UNAUTHORIZED' : 'BAD_REQUEST', err.message || 'bad request');
+    else if (err instanceof SyntaxError) e = new AppError('BAD_REQUEST', 'malformed JSON body');
+    else {
+      log?.error('unhandled_error', { path: c.req.path, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+      e = new AppError('INTERNAL', 'internal error');
+    }
+    if (e.status >= 500) log?.warn('request_failed', { path: c.req.path, code: e.code, internal: e.internal?.slice(0, 500) });
+    if (e.retryAfterS) c.header('Retry-After', String(e.retryAfterS));
+    return c.json(e.toBody(), e.status);
+  });
+  return app;
+}

@@ -1,0 +1,93 @@
+// /v1/sandboxes: create, list, read, renew and release leases.
+import { createRoute, z } from '@hono/zod-openapi';
+import { createLease, getLease, leaseView, listLeases, releaseLease, renewLease } from '../services/leases.ts';
+import { Lease, LeaseId, errorResponses, security, subApp, ErrorBody } from './app-types.ts';
+
+const CreateBody = z
+  .object({
+    repo_url: z.string().min(1).max(2048).describe('http(s) URL of the repository; must match ALLOWED_REPOS'),
+    branch: z.string().min(1).max(200).default('main').describe('base branch to check out'),
+    task_id: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 . _ -').describe('the agent task this lease serves'),
+    agent_branch: z.string().min(1).max(200).optional().describe('branch to create; default agent/<agent_id>/<task_id>'),
+    ttl_s: z.number().int().min(10).max(86_400).optional().describe('lease lifetime in seconds; default SANDBOX_TTL_S'),
+  })
+  .strict()
+  .openapi('CreateLease');
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+
+const create = createRoute({
+  method: 'post',
+  path: '/v1/sandboxes',
+  security,
+  summary: 'Lease a git-ready sandbox',
+  request: {
+    headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }),
+    body: { required: true, content: { 'application/json': { schema: CreateBody } } },
+  },
+  responses: {
+    201: json(Lease, 'The lease, with the repo cloned and the agent branch checked out'),
+    ...errorResponses,
+    403: json(ErrorBody, 'Repository not in ALLOWED_REPOS'),
+    429: json(ErrorBody, 'MAX_LEASES_PER_AGENT reached'),
+    503: json(ErrorBody, 'POOL_EXHAUSTED (see Retry-After)'),
+  },
+});
+
+const list = createRoute({
+  method: 'get',
+  path: '/v1/sandboxes',
+  security,
+  summary: "The caller's active leases",
+  responses: { 200: json(z.object({ sandboxes: z.array(Lease) }), 'Active leases'), ...errorResponses },
+});
+
+const get = createRoute({
+  method: 'get',
+  path: '/v1/sandboxes/{id}',
+  security,
+  summary: 'One lease',
+  request: { params: z.object({ id: LeaseId }) },
+  responses: { 200: json(Lease, 'The lease'), ...errorResponses },
+});
+
+const renew = createRoute({
+  method: 'post',
+  path: '/v1/sandboxes/{id}/renew',
+  security,
+  summary: 'Extend a lease',
+  request: {
+    params: z.object({ id: LeaseId }),
+    body: { required: false, content: { 'application/json': { schema: z.object({ ttl_s: z.number().int().min(10).max(86_400).optional() }).strict() } } },
+  },
+  responses: { 200: json(Lease, 'The lease with its new expires_at'), ...errorResponses },
+});
+
+const release = createRoute({
+  method: 'delete',
+  path: '/v1/sandboxes/{id}',
+  security,
+  summary: 'Release a lease (the sandbox is scrubbed and returned to the pool)',
+  request: { params: z.object({ id: LeaseId }) },
+  responses: { 204: { description: 'Released' }, ...errorResponses },
+});
+
+/** The leases sub-app. */
+export const sandboxesApp = subApp()
+  .openapi(create, async (c) => {
+    const body = c.req.valid('json');
+    const idem = c.req.valid('header')['idempotency-key'];
+    const lease = await createLease(c.var.svc, c.var.agentId, body, idem);
+    return c.json(lease, 201);
+  })
+  .openapi(list, async (c) => c.json({ sandboxes: await listLeases(c.var.svc, c.var.agentId) }, 200))
+  .openapi(get, async (c) => c.json(leaseView(await getLease(c.var.svc, c.var.agentId, c.req.valid('param').id)), 200))
+  .openapi(renew, async (c) => {
+    let ttl: number | undefined;
+    if (c.req.header('content-type')?.includes('json')) ttl = c.req.valid('json')?.ttl_s;
+    return c.json(await renewLease(c.var.svc, c.var.agentId, c.req.valid('param').id, ttl), 200);
+  })
+  .openapi(release, async (c) => {
+    await releaseLease(c.var.svc, c.var.agentId, c.req.valid('param').id);
+    return c.body(null, 204);
+  });

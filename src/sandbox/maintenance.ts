@@ -1,0 +1,25 @@
+// Sandbox-side maintenance the pool runs: first-time setup and the scrub between leases.
+import { markers } from '../git/status.ts';
+import { scrubScript, setupScript } from '../git/scripts.ts';
+import { connectSandbox, run, type ProviderOptions } from './provider.ts';
+
+/** Installs the askpass helper in a fresh sandbox and returns its $HOME. */
+export async function setupSandbox(p: ProviderOptions, sandboxId: string, timeoutMs: number): Promise<string> {
+  const sbx = await connectSandbox(p, sandboxId, timeoutMs);
+  const r = await run(sbx, setupScript(), { timeoutMs: 30_000 });
+  const home = markers(r.stdout).HOME;
+  if (r.exitCode !== 0 || !home) throw new Error(`sandbox setup failed (exit ${r.exitCode})`);
+  return home;
+}
+
+/**
+ * Scrubs a returned sandbox: kills every process the lease left, aborts rebase/merge, resets the
+ * clone to origin/base, deletes local branches, wipes $HOME except the clone. True when clean.
+ */
+export async function scrubSandbox(p: ProviderOptions, sandboxId: string, timeoutMs: number): Promise<boolean> {
+  const sbx = await connectSandbox(p, sandboxId, timeoutMs);
+  const procs = await sbx.commands.list();
+  await Promise.all(procs.map((pr) => sbx.commands.kill(pr.pid).catch(() => false)));
+  const r = await run(sbx, scrubScript(), { timeoutMs: 60_000 });
+  return r.exitCode === 0 && markers(r.stdout).CLEAN === '1';
+}

@@ -1,0 +1,44 @@
+// The per-request service context shared by REST routes, MCP tools and cron jobs.
+import { parseConfig, SECRET_KEYS, type Config } from '../config.ts';
+import { createDb, type DbHandle, type Db } from '../db/client.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import type { PoolCoordinator } from '../durable/pool-coordinator.ts';
+
+/** What a service call needs: env, parsed config, a lazily opened database, a logger. */
+export interface ServiceContext {
+  env: Env;
+  cfg: Config;
+  log: Logger;
+  db(): Db;
+  /** Closes the database handle if one was opened. */
+  close(): Promise<void>;
+  waitUntil(p: Promise<unknown>): void;
+}
+
+/** Builds a service context; call close() when the request is done. */
+export function createServiceContext(env: Env, waitUntil: (p: Promise<unknown>) => void = () => {}): ServiceContext {
+  const cfg = parseConfig(env);
+  const log = createLogger(cfg.LOG_LEVEL, SECRET_KEYS.map((k) => cfg[k]).filter(Boolean));
+  let handle: DbHandle | null = null;
+  return {
+    env,
+    cfg,
+    log,
+    db: () => {
+      handle ??= createDb(env);
+      return handle.db;
+    },
+    close: async () => {
+      const h = handle;
+      handle = null;
+      await h?.close();
+    },
+    waitUntil,
+  };
+}
+
+/** The pool coordinator stub (one pool per deployment, named by POOL_NAME or "global"). */
+export function poolStub(env: Env, name = 'global'): DurableObjectStub<PoolCoordinator> {
+  const ns = env.POOL_COORDINATOR as unknown as DurableObjectNamespace<PoolCoordinator>;
+  return ns.get(ns.idFromName(name));
+}

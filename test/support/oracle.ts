@@ -1,0 +1,97 @@
+// The test oracle: a loopback HTTP server in the Node test process that lets Worker tests (inside
+// workerd, which cannot spawn processes) inspect and perturb the real stack: run git against the
+// bare repos, push behind the service's back, read webhook deliveries, stop/start Postgres,
+// inject sandbox-provider faults, and scan sandbox files for secrets.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { createBareRepo, repoPath } from '../../local/git-server.ts';
+import type { Stack } from '../../local/stack.ts';
+
+const pexec = promisify(execFile);
+const IDENT = { GIT_AUTHOR_NAME: 'oracle', GIT_AUTHOR_EMAIL: 'oracle@test.invalid', GIT_COMMITTER_NAME: 'oracle', GIT_COMMITTER_EMAIL: 'oracle@test.invalid' };
+
+async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const s = Buffer.concat(chunks).toString('utf8');
+  return s ? (JSON.parse(s) as Record<string, unknown>) : {};
+}
+
+async function git(args: string[], cwd?: string): Promise<{ stdout: string; code: number }> {
+  try {
+    const r = await pexec('git', args, { cwd, env: { ...process.env, ...IDENT }, maxBuffer: 64 * 1024 * 1024 });
+    return { stdout: r.stdout, code: 0 };
+  } catch (e) {
+    const err = e as { stdout?: string; code?: number };
+    return { stdout: err.stdout ?? '', code: typeof err.code === 'number' ? err.code : 1 };
+  }
+}
+
+/** Starts the oracle for a running stack; returns its URL and a stop function. */
+export async function startOracle(stack: Stack): Promise<{ url: string; stop(): Promise<void> }> {
+  const webhooks: unknown[] = [];
+  const handlers: Record<string, (b: Record<string, unknown>) => Promise<unknown>> = {
+    'POST /webhook': async (b) => {
+      webhooks.push(b);
+      return { ok: true };
+    },
+    'GET /webhook': async () => ({ deliveries: webhooks }),
+    'POST /repos': async (b) => {
+      await createBareRepo(stack.git_root, String(b.name), b.files as Record<string, string> | undefined);
+      return { url: `${stack.git_url}/${String(b.name)}.git` };
+    },
+    'POST /git': async (b) => git(['-C', repoPath(stack.git_root, String(b.repo)), ...(b.args as string[])]),
+    // Commits a file straight into the bare repo (no service, no lock), as another client would.
+    'POST /push-direct': async (b) => {
+      const dir = await mkdtemp(path.join(tmpdir(), 'oracle-'));
+      try {
+        const bare = repoPath(stack.git_root, String(b.repo));
+        await git(['clone', '--quiet', '--branch', String(b.branch ?? 'main'), bare, dir]);
+        await writeFile(path.join(dir, String(b.file)), String(b.content));
+        await git(['add', '-A'], dir);
+        await git(['commit', '--quiet', '-m', String(b.message ?? 'direct push')], dir);
+        const push = await git(['push', '--quiet', 'origin', `HEAD:${String(b.branch ?? 'main')}`], dir);
+        const sha = (await git(['rev-parse', 'HEAD'], dir)).stdout.trim();
+        return { ok: push.code === 0, sha };
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+    'POST /postgres/stop': async () => {
+      await stack.postgres.stop();
+      return { ok: true };
+    },
+    'POST /postgres/start': async () => {
+      await stack.postgres.restart();
+      return { ok: true };
+    },
+    'POST /e2b/fail-next-creates': async (b) => {
+      stack.e2bHost?.failNextCreates(Number(b.count ?? 1));
+      return { ok: true };
+    },
+    'GET /e2b/count': async () => ({ count: stack.e2bHost?.sandboxCount() ?? 0 }),
+    // Counts files under the sandboxes' root and the git root that contain `needle`.
+    'POST /scan': async (b) => {
+      const roots = [stack.e2bHost?.root, stack.git_root].filter(Boolean) as string[];
+      const r = await pexec('grep', ['-rlF', '--', String(b.needle), ...roots]).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
+      return { files: r.stdout.split('\n').filter(Boolean) };
+    },
+  };
+  const server: Server = createServer(async (req, res) => {
+    const key = `${req.method} ${new URL(req.url ?? '/', 'http://x').pathname}`;
+    const h = handlers[key];
+    try {
+      const out = h ? await h(await body(req)) : { error: `no oracle route ${key}` };
+      res.writeHead(h ? 200 : 404, { 'content-type': 'application/json' }).end(JSON.stringify(out));
+    } catch (e) {
+      res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: String(e) }));
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return { url: `http://127.0.0.1:${port}`, stop: () => new Promise((r) => server.close(() => r())) };
+}
