@@ -111,6 +111,17 @@ async function stopStalePostmaster(dataDir: string): Promise<void> {
   for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
 }
 
+async function ensureDatabase(databaseUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl.replace(`/${DATABASE}`, '/postgres') });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+    if (!rowCount) await client.query(`CREATE DATABASE ${DATABASE}`);
+  } finally {
+    await client.end();
+  }
+}
+
 /** Starts embedded Postgres (database `git_sandbox`, password auth on 127.0.0.1) or returns DATABASE_URL. */
 export async function startPostgres(opts: PostgresOptions = {}): Promise<PostgresHandle> {
   const envUrl = process.env.DATABASE_URL;
@@ -127,8 +138,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
     tempRoot = await mkdtemp(path.join(os.tmpdir(), 'gs-pg-'));
     dataDir = path.join(tempRoot, 'data');
   }
-  const port = opts.port ?? (await freePort());
-  const databaseUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`;
+  let port = opts.port ?? (await freePort());
 
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -186,7 +196,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
 
   const stop = async (): Promise<void> => {
     const proc = child;
-    if (!proc || proc.exitCode !== null) return;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise((r) => proc.once('exit', r));
     proc.kill('SIGINT'); // fast shutdown: rolls back open transactions, flushes, exits
     const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
@@ -194,14 +204,24 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
     clearTimeout(timer);
   };
 
-  await start();
-  const client = new pg.Client({ connectionString: databaseUrl.replace(`/${DATABASE}`, '/postgres') });
-  await client.connect();
+  let databaseUrl = '';
   try {
-    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
-    if (!rowCount) await client.query(`CREATE DATABASE ${DATABASE}`);
-  } finally {
-    await client.end();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await start();
+        break;
+      } catch (err) {
+        // Another process may take the probed port before Postgres binds it: probe again.
+        if (opts.port || attempt >= 3 || !/Address already in use/.test(String(err))) throw err;
+        port = await freePort();
+      }
+    }
+    databaseUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`;
+    await ensureDatabase(databaseUrl);
+  } catch (err) {
+    await stop();
+    if (tempRoot) await rm(tempRoot, { recursive: true, force: true });
+    throw err;
   }
 
   return {

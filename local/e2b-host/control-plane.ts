@@ -2,7 +2,7 @@
 // plus the `/_local/*` admin endpoints used for fault injection from other processes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
-import { HttpError, readJson, sendEmpty, sendJson, sendRestError } from './http-util.ts';
+import { HttpError, readJson, sendEmpty, sendJson } from './http-util.ts';
 import type { Sandbox } from './sandbox.ts';
 import type { SandboxStore } from './store.ts';
 

@@ -58,17 +58,18 @@ async function start(sbx: Sandbox, req: IncomingMessage, res: ServerResponse, bo
     cmd: p.cmd, args: Array.isArray(p.args) ? p.args.map(String) : [], envs, cwd: await resolveCwd(sbx, p.cwd),
   };
   const pty = Boolean(body.pty);
-  let proc: ManagedProcess;
-  try {
-    proc = sbx.processes.start(config, { ...sbx.baseEnv(), ...envs }, { stdin: body.stdin === true, pty, tag: body.tag });
-  } catch (err) {
-    throw new RpcError('internal', (err as Error).message);
-  }
   const timeout = connectTimeoutMs(req);
-  if (timeout !== undefined) proc.setDeadline(timeout);
-  const stream = new RpcStream(res, keepaliveMs(req), KEEPALIVE);
-  stream.send({ event: { start: { pid: proc.pid } } });
-  attach(sbx, proc, stream);
+  try {
+    await sbx.processes.start(config, { ...sbx.baseEnv(), ...envs }, { stdin: body.stdin === true, pty, tag: body.tag }, (proc) => {
+      if (timeout !== undefined) proc.setDeadline(timeout);
+      const stream = new RpcStream(res, keepaliveMs(req), KEEPALIVE);
+      stream.send({ event: { start: { pid: proc.pid } } });
+      attach(sbx, proc, stream);
+      if (sbx.state !== 'running') stream.abort();
+    });
+  } catch (err) {
+    throw new RpcError('internal', `error starting process: ${(err as Error).message}`);
+  }
 }
 
 function connect(sbx: Sandbox, req: IncomingMessage, res: ServerResponse, body: Record<string, any>): void {

@@ -11,6 +11,7 @@ import { RpcError, sendUnaryError } from './connect-codec.ts';
 import { handleControl } from './control-plane.ts';
 import { handleEnvd, isEnvdRequest } from './envd-router.ts';
 import { HttpError, sendRestError } from './http-util.ts';
+import { Spawner } from './spawner.ts';
 import { SandboxStore } from './store.ts';
 
 /** Options of {@link startE2BHost}. */
@@ -29,6 +30,8 @@ export interface E2BHostOptions {
   maxSandboxes?: number;
   /** Sandbox lifetime when the create request carries no timeout (default 300 s). */
   defaultTimeoutS?: number;
+  /** Worker threads used to fork/exec children off the HTTP event loop (default 2; 0 = main thread). */
+  spawnWorkers?: number;
   /** Log sink (never receives keys or tokens). */
   log?: (line: string) => void;
 }
@@ -74,8 +77,9 @@ export async function startE2BHost(opts: E2BHostOptions = {}): Promise<E2BHost> 
   await mkdir(rootWanted, { recursive: true });
   const root = await realpath(rootWanted);
 
+  const spawner = new Spawner(opts.spawnWorkers ?? 2, log);
   const store = new SandboxStore({
-    root, log,
+    root, log, spawner,
     defaultTimeoutS: opts.defaultTimeoutS ?? 300,
     maxSandboxes: opts.maxSandboxes ?? 0,
     createLatencyMs: opts.createLatencyMs ?? 0,
@@ -105,6 +109,7 @@ export async function startE2BHost(opts: E2BHostOptions = {}): Promise<E2BHost> 
     sandboxCount: () => store.size,
     stop: () => (stopping ??= (async () => {
       await store.stopAll();
+      await spawner.close();
       await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
       process.off('exit', onExit);
       if (createdRoot) await rm(root, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});

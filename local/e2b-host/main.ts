@@ -1,5 +1,5 @@
 // CLI: `node local/e2b-host/main.ts --port N [--create-latency-ms L] [--max-sandboxes M]
-// [--api-key K] [--root DIR] [--default-timeout-s S] [--host H] [--quiet]`; prints one JSON line.
+// [--api-key K] [--root DIR] [--default-timeout-s S] [--spawn-workers W] [--host H] [--quiet]`; prints one JSON line.
 import { parseArgs } from 'node:util';
 import { startE2BHost } from './index.ts';
 
@@ -12,13 +12,14 @@ const { values } = parseArgs({
     'create-latency-ms': { type: 'string' },
     'max-sandboxes': { type: 'string' },
     'default-timeout-s': { type: 'string' },
+    'spawn-workers': { type: 'string' },
     quiet: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 
 if (values.help) {
-  process.stdout.write('usage: node local/e2b-host/main.ts --port N [--host H] [--create-latency-ms L] [--max-sandboxes M] [--api-key K] [--root DIR] [--default-timeout-s S] [--quiet]\n');
+  process.stdout.write('usage: node local/e2b-host/main.ts --port N [--host H] [--create-latency-ms L] [--max-sandboxes M] [--api-key K] [--root DIR] [--default-timeout-s S] [--spawn-workers W] [--quiet]\n');
   process.exit(0);
 }
 
@@ -31,6 +32,7 @@ const host = await startE2BHost({
   createLatencyMs: num(values['create-latency-ms']),
   maxSandboxes: num(values['max-sandboxes']),
   defaultTimeoutS: num(values['default-timeout-s']),
+  spawnWorkers: num(values['spawn-workers']),
   log: values.quiet ? undefined : (line) => process.stderr.write(`[e2b-host] ${line}\n`),
 });
 

@@ -1,6 +1,6 @@
-// Per-sandbox process table: spawns real child processes in their own process group, fans
-// their output out to subscribed streams, reports envd-style end events, retains exits 30 s.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Per-sandbox process table: real child processes in their own process group, output fanned out
+// to subscribed streams, envd-style end events, exits retained 30 s for Connect.
+import type { ChildHandle, Spawner } from './spawner.ts';
 import type { Sandbox } from './sandbox.ts';
 
 /** `ProcessEvent.end` as envd builds it from Go's ProcessState. */
@@ -19,8 +19,7 @@ const RETAIN_EXIT_MS = 30_000;
 const FORCE_CLOSE_MS = 500;
 const SIGNAL_NAMES: Record<string, string> = {
   SIGKILL: 'killed', SIGTERM: 'terminated', SIGINT: 'interrupt', SIGHUP: 'hangup', SIGQUIT: 'quit',
-  SIGPIPE: 'broken pipe', SIGABRT: 'aborted', SIGSEGV: 'segmentation fault', SIGUSR1: 'user defined signal 1',
-  SIGUSR2: 'user defined signal 2', SIGALRM: 'alarm clock',
+  SIGPIPE: 'broken pipe', SIGABRT: 'aborted', SIGSEGV: 'segmentation fault', SIGALRM: 'alarm clock',
 };
 
 /** envd runs `/bin/bash -l -c cmd`; a login shell would source host profiles (PATH/HOME resets), so drop `-l`. */
@@ -29,24 +28,40 @@ function hostArgs(cmd: string, args: string[]): string[] {
   return args.filter((a) => a !== '-l' && a !== '--login');
 }
 
+function endEvent(code: number | null, sig: string | null): EndEvent {
+  if (code !== null) {
+    const ev: EndEvent = { exitCode: code, exited: true, status: `exit status ${code}` };
+    if (code !== 0) ev.error = ev.status;
+    return ev;
+  }
+  const name = sig ?? 'SIGKILL';
+  const status = `signal: ${SIGNAL_NAMES[name] ?? name.toLowerCase()}`;
+  return { exitCode: -1, exited: false, status, error: status };
+}
+
 /** One spawned process and its subscribers. */
 export class ManagedProcess {
   readonly pid: number;
   readonly config: ProcessConfig;
   readonly tag: string | undefined;
-  readonly pty: boolean;
-  readonly child: ChildProcess;
+  readonly child: ChildHandle;
+  readonly stdinOpen: boolean;
   readonly subscribers = new Set<Subscriber>();
+  readonly closed: Promise<void>;
   result: EndEvent | undefined;
+  private stdinEnded = false;
   private forcing = false;
   private timeout: NodeJS.Timeout | undefined;
+  private exitWaiters: Array<() => void> = [];
+  private markClosed!: () => void;
 
-  constructor(child: ChildProcess, config: ProcessConfig, tag: string | undefined, pty: boolean) {
+  constructor(child: ChildHandle, config: ProcessConfig, tag: string | undefined, stdinOpen: boolean) {
     this.child = child;
-    this.pid = child.pid!;
+    this.pid = child.pid;
     this.config = config;
     this.tag = tag;
-    this.pty = pty;
+    this.stdinOpen = stdinOpen;
+    this.closed = new Promise((r) => { this.markClosed = r; });
   }
 
   /** Kills after `ms` like envd's context deadline, even with no client attached. */
@@ -58,48 +73,39 @@ export class ManagedProcess {
   /** Signals the whole process group; ensures `end` still arrives if a grandchild holds the pipes. */
   signal(sig: NodeJS.Signals): void {
     if (this.result) return;
-    try { process.kill(-this.pid, sig); } catch { try { this.child.kill(sig); } catch { /* gone */ } }
+    try { process.kill(-this.pid, sig); } catch { try { process.kill(this.pid, sig); } catch { /* gone */ } }
     if ((sig === 'SIGKILL' || sig === 'SIGTERM') && !this.forcing) {
-      // envd cancels its output readers on kill; a grandchild that escaped the group may still
+      // envd cancels its output readers on kill; something that escaped the group may still
       // hold the pipes, so close them shortly after the leader exits.
       this.forcing = true;
-      const force = () => setTimeout(() => {
-        if (this.result) return;
-        this.child.stdout?.destroy();
-        this.child.stderr?.destroy();
-      }, FORCE_CLOSE_MS).unref();
-      if (this.child.exitCode !== null || this.child.signalCode !== null) force();
-      else this.child.once('exit', force);
+      const force = () => setTimeout(() => { if (!this.result) this.child.destroyStdio(); }, FORCE_CLOSE_MS).unref();
+      if (this.child.exited) force(); else this.exitWaiters.push(force);
     }
   }
 
   /** Writes stdin (or pty input); throws when stdin was not enabled or is closed. */
   write(data: Buffer): void {
-    const stdin = this.child.stdin;
-    if (!stdin || stdin.writableEnded || stdin.destroyed) throw new Error('error writing to stdin: stdin not enabled or closed');
-    stdin.write(data);
+    if (!this.stdinOpen || this.stdinEnded || this.result) throw new Error('error writing to stdin: stdin not enabled or closed');
+    this.child.write(data);
   }
 
   closeStdin(): void {
-    const stdin = this.child.stdin;
-    if (stdin && !stdin.writableEnded) stdin.end();
+    if (!this.stdinOpen || this.stdinEnded) return;
+    this.stdinEnded = true;
+    this.child.endStdin();
   }
 
-  finish(code: number | null, sig: NodeJS.Signals | null): EndEvent {
+  onExit(): void {
+    for (const fn of this.exitWaiters.splice(0)) fn();
+  }
+
+  finish(code: number | null, sig: string | null): void {
     clearTimeout(this.timeout);
-    let ev: EndEvent;
-    if (code !== null) {
-      ev = { exitCode: code, exited: true, status: `exit status ${code}` };
-      if (code !== 0) ev.error = ev.status;
-    } else {
-      const name = sig ?? 'SIGKILL';
-      const status = `signal: ${SIGNAL_NAMES[name] ?? name.toLowerCase()}`;
-      ev = { exitCode: -1, exited: false, status, error: status };
-    }
+    const ev = endEvent(code, sig);
     this.result = ev;
     for (const s of this.subscribers) s.end(ev);
     this.subscribers.clear();
-    return ev;
+    this.markClosed();
   }
 }
 
@@ -108,44 +114,42 @@ export class ProcessTable {
   private readonly live = new Map<number, ManagedProcess>();
   private readonly exited = new Map<number, ManagedProcess>();
   private readonly sbx: Sandbox;
+  private readonly spawner: Spawner;
 
-  constructor(sbx: Sandbox) { this.sbx = sbx; }
+  constructor(sbx: Sandbox, spawner: Spawner) { this.sbx = sbx; this.spawner = spawner; }
 
-  /** Spawns synchronously; the caller must subscribe in the same tick to see all output. */
-  start(config: ProcessConfig, env: Record<string, string>, opts: { stdin: boolean; pty: boolean; tag?: string }): ManagedProcess {
+  /**
+   * Spawns a process. `onStarted` runs before any output is delivered, so the caller can send
+   * the `start` event and subscribe without losing data.
+   */
+  async start(config: ProcessConfig, env: Record<string, string>, opts: { stdin: boolean; pty: boolean; tag?: string }, onStarted: (p: ManagedProcess) => void): Promise<ManagedProcess> {
     const useStdin = opts.stdin || opts.pty;
-    const child = spawn(config.cmd, hostArgs(config.cmd, config.args), {
-      cwd: config.cwd,
-      env,
-      detached: true,
-      stdio: [useStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    });
-    if (child.pid === undefined) {
-      // Spawn failed (e.g. ENOENT); the error event follows asynchronously.
-      child.on('error', () => {});
-      throw new Error(`error starting process '${config.cmd}'`);
-    }
-    const proc = new ManagedProcess(child, config, opts.tag, opts.pty);
+    const child = await this.spawner.spawn({ cmd: config.cmd, args: hostArgs(config.cmd, config.args), cwd: config.cwd, env, stdin: useStdin });
+    const proc = new ManagedProcess(child, config, opts.tag, useStdin);
     this.live.set(proc.pid, proc);
-    const fan = (kind: 'stdout' | 'stderr' | 'pty') => (chunk: Buffer) => {
-      for (const s of proc.subscribers) s.data(kind, chunk);
-    };
-    child.stdout!.on('data', fan(opts.pty ? 'pty' : 'stdout'));
-    child.stderr!.on('data', fan(opts.pty ? 'pty' : 'stderr'));
-    child.stdin?.on('error', () => { /* EPIPE after exit */ });
-    child.on('error', () => { /* reported through close */ });
-    child.on('close', (code, sig) => {
-      proc.finish(code, sig);
-      this.live.delete(proc.pid);
-      // Members of the group may outlive the leader (`cmd &`); remember them for kill/pause.
-      try { process.kill(-proc.pid, 0); this.sbx.lingeringGroups.add(proc.pid); } catch { /* group empty */ }
-      this.exited.set(proc.pid, proc);
-      setTimeout(() => { if (this.exited.get(proc.pid) === proc) this.exited.delete(proc.pid); }, RETAIN_EXIT_MS).unref();
+    // The sandbox may have been killed or paused while the spawn was in flight.
+    if (this.sbx.state === 'killed') proc.signal('SIGKILL');
+    else if (this.sbx.state === 'paused') try { process.kill(-proc.pid, 'SIGSTOP'); } catch { /* gone */ }
+    onStarted(proc);
+    child.attach({
+      data: (kind, chunk) => {
+        const k = opts.pty ? 'pty' : kind;
+        for (const s of proc.subscribers) s.data(k, chunk);
+      },
+      exit: () => proc.onExit(),
+      close: (code, sig) => {
+        proc.finish(code, sig);
+        this.live.delete(proc.pid);
+        // Members of the group may outlive the leader (`cmd &`); remember them for kill/pause.
+        try { process.kill(-proc.pid, 0); this.sbx.lingeringGroups.add(proc.pid); } catch { /* group empty */ }
+        this.exited.set(proc.pid, proc);
+        setTimeout(() => { if (this.exited.get(proc.pid) === proc) this.exited.delete(proc.pid); }, RETAIN_EXIT_MS).unref();
+      },
     });
     return proc;
   }
 
-  /** Finds a process by pid or tag; `exited` also returns retained finished ones. */
+  /** Finds a process by pid or tag; `includeExited` also returns retained finished ones. */
   find(sel: { pid?: number; tag?: string }, includeExited = false): ManagedProcess | undefined {
     const match = (p: ManagedProcess) => (sel.pid !== undefined ? p.pid === sel.pid : sel.tag !== undefined && p.tag === sel.tag);
     for (const p of this.live.values()) if (match(p)) return p;
@@ -160,7 +164,7 @@ export class ProcessTable {
 
   /** Resolves once every live process has closed (or after `ms`). */
   whenAllClosed(ms: number): Promise<void> {
-    const waits = this.list().map((p) => new Promise<void>((r) => p.child.once('close', () => r())));
-    return Promise.race([Promise.all(waits).then(() => {}), new Promise<void>((r) => setTimeout(r, ms).unref())]);
+    const all = Promise.all(this.list().map((p) => p.closed)).then(() => {});
+    return Promise.race([all, new Promise<void>((r) => setTimeout(r, ms).unref())]);
   }
 }

@@ -52,6 +52,12 @@ if (!isMainThread && parentPort && (workerData as { e2bSpawnWorker?: boolean } |
   port.on('message', (m: { op: string; id: number; req?: SpawnRequest; data?: Uint8Array }) => {
     if (m.op === 'spawn') {
       const ctl = startChild(m.req!, (ev) => {
+        if (ev.t === 'data') {
+          // Copy to an exact-size buffer and transfer it (cloning a pooled Buffer copies the pool).
+          const chunk = new Uint8Array(ev.chunk);
+          port.postMessage({ id: m.id, ev: { t: 'data', kind: ev.kind, chunk } }, [chunk.buffer]);
+          return;
+        }
         if (ev.t === 'close' || ev.t === 'error') live.delete(m.id);
         port.postMessage({ id: m.id, ev });
       });

@@ -4,6 +4,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { HttpError } from './http-util.ts';
 import { ProcessTable } from './processes.ts';
+import type { Spawner } from './spawner.ts';
 import { Sandbox, newSandboxId } from './sandbox.ts';
 
 /** Store configuration (mutable knobs are plain fields). */
@@ -13,6 +14,7 @@ export interface StoreOptions {
   maxSandboxes: number;
   createLatencyMs: number;
   log: (line: string) => void;
+  spawner: Spawner;
 }
 
 /** Create parameters as decoded from `POST /v2/sandboxes`. */
@@ -76,7 +78,7 @@ export class SandboxStore {
         id, seq: ++this.seq, templateId: p.templateId, metadata: p.metadata, envVars: p.envVars,
         dir: path.join(this.opts.root, id), timeoutS: p.timeoutS ?? this.opts.defaultTimeoutS,
       });
-      sbx.processes = new ProcessTable(sbx);
+      sbx.processes = new ProcessTable(sbx, this.opts.spawner);
       await mkdir(sbx.home, { recursive: true });
       await mkdir(sbx.tmp, { recursive: true });
       this.sandboxes.set(id, sbx);

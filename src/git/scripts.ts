@@ -46,7 +46,16 @@ echo "__GS_WORKDIR=$PWD"`;
 
 /** Returns the repo to a pristine state and wipes everything in $HOME but the clone and the helper. */
 export function scrubScript(): string {
-  return `cd "$HOME" || exit 1
+  // Processes the lease left behind are found by their working directory inside $HOME (this also
+  // catches orphans that left the provider's process list); this script and its parent are spared.
+  return `cd / || exit 1
+for d in /proc/[0-9]*; do
+  pid="\${d#/proc/}"
+  [ "$pid" = "$$" ] || [ "$pid" = "$PPID" ] && continue
+  c="$(readlink "$d/cwd" 2>/dev/null)" || continue
+  case "$c" in "$HOME"|"$HOME"/*) kill -9 "$pid" 2>/dev/null ;; esac
+done
+cd "$HOME" || exit 1
 find "$HOME" -mindepth 1 -maxdepth 1 ! -name repo ! -name .git-sandbox -exec rm -rf {} + 2>/dev/null
 [ -d repo/.git ] || { echo "__GS_CLEAN=1"; exit 0; }
 cd repo

@@ -330,6 +330,16 @@ describe('control plane', () => {
     await waitFor(async () => !(await isAlive(h.pid)));
   });
 
+  it('cuts in-flight command streams when the sandbox is killed, like a dead VM (TimeoutError)', async () => {
+    const sbx = await create();
+    const running = sbx.commands.run('sleep 30').catch((e) => e);
+    await new Promise((r) => setTimeout(r, 200));
+    await Sandbox.kill(sbx.sandboxId, opts);
+    const err = await running;
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(err.message).toMatch(/killed or reached its end of life/);
+  });
+
   it('expires a sandbox at its deadline: processes dead, then SandboxNotFoundError', async () => {
     const sbx = await create({ timeoutMs: 1_500 });
     const extended = await create({ timeoutMs: 1_500 });
