@@ -9,12 +9,13 @@ import { withOperation } from './git-ops.ts';
 
 /**
  * Resolves `rel` inside the workdir with realpath and refuses anything that leaves it or enters .git
- * (symlinks included). `mustExist` chooses realpath -e (read/delete) or -m (write).
+ * (symlinks included); with `mustExist` the file must exist (read/delete).
  */
 async function resolveInRepo(sbx: Sandbox, workdir: string, rel: string, mustExist: boolean): Promise<string> {
   const script = `root="$(realpath -e -- "$GS_WORKDIR")" || exit 2
-p="$(realpath ${mustExist ? '-e' : '-m'} -- "$GS_WORKDIR/$GS_PATH")" || { echo "__GS_MISSING=1"; exit 3; }
+p="$(realpath -m -- "$GS_WORKDIR/$GS_PATH")" || { echo "__GS_MISSING=1"; exit 3; }
 case "$p" in "$root"/.git|"$root"/.git/*) echo "__GS_GIT=1"; exit 4;; "$root"/*) ;; *) echo "__GS_ESCAPE=1"; exit 4;; esac
+${mustExist ? '[ -e "$p" ] || { echo "__GS_MISSING=1"; exit 3; }' : ''}
 [ -d "$p" ] && { echo "__GS_DIR=1"; exit 5; }
 echo "__GS_PATH=$p"`;
   const r = await run(sbx, script, { envs: { GS_WORKDIR: workdir, GS_PATH: rel } });

@@ -61,6 +61,30 @@ export async function startOracle(stack: Stack): Promise<{ url: string; stop(): 
         await rm(dir, { recursive: true, force: true });
       }
     },
+    // Installs a one-shot pre-receive hook that moves the branch itself while the service's push is
+    // in flight, so that push loses git's compare-and-swap exactly once (a push that bypassed the lock).
+    'POST /race-hook': async (b) => {
+      const bare = repoPath(stack.git_root, String(b.repo));
+      const branch = String(b.branch ?? 'main');
+      const hook = `#!/bin/sh
+[ -f "$GIT_DIR/race-done" ] && exit 0
+touch "$GIT_DIR/race-done"
+unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
+export GIT_AUTHOR_NAME=racer GIT_AUTHOR_EMAIL=racer@test.invalid GIT_COMMITTER_NAME=racer GIT_COMMITTER_EMAIL=racer@test.invalid
+tip=$(git rev-parse refs/heads/${branch})
+blob=$(echo raced | git hash-object -w --stdin)
+export GIT_INDEX_FILE="$GIT_DIR/race-index"
+git read-tree "$tip"
+git update-index --add --cacheinfo 100644,$blob,race.txt
+tree=$(git write-tree)
+commit=$(git commit-tree "$tree" -p "$tip" -m "racing push")
+git update-ref refs/heads/${branch} "$commit" "$tip"
+rm -f "$GIT_INDEX_FILE"
+exit 0
+`;
+      await writeFile(path.join(bare, 'hooks', 'pre-receive'), hook, { mode: 0o755 });
+      return { ok: true };
+    },
     'POST /postgres/stop': async () => {
       await stack.postgres.stop();
       return { ok: true };
