@@ -45,7 +45,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     child.kill('SIGTERM');
     child.stdin?.end();
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 20_000)))]);
+    clearTimeout(timer);
     if (child.exitCode === null) child.kill('SIGKILL');
     child.stdout?.destroy();
   };

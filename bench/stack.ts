@@ -1,0 +1,102 @@
+// Parent side of the embedded stack: starts bench/stack-process.ts, and talks to the local E2B host's
+// control plane to set the modelled create latency and to kill every sandbox between scenarios.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { StackInfo } from '../local/stack.ts';
+import { alive, onCleanup, sleep } from './cleanup.ts';
+
+/** A running stack child. */
+export interface StackProcess {
+  info: StackInfo;
+  /** The Worker env that points it at this stack (secrets and URLs). */
+  bindings: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/** Options of startStackProcess. */
+export interface StackProcessOptions {
+  dir: string;
+  createLatencyMs: number;
+  logFile: string;
+  timeoutMs?: number;
+}
+
+/** Starts the stack in a child process and resolves with its addresses once it is ready. */
+export async function startStackProcess(opts: StackProcessOptions): Promise<StackProcess> {
+  const entry = path.join(import.meta.dirname, 'stack-process.ts');
+  const log = createWriteStream(opts.logFile, { flags: 'a', mode: 0o600 });
+  const child: ChildProcess = spawn(process.execPath, ['--experimental-strip-types', '--no-warnings', entry, opts.dir, String(opts.createLatencyMs)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stderr!.pipe(log);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const stop = async () => {
+    if (alive(child)) {
+      child.kill('SIGTERM');
+      child.stdin?.end();
+      await Promise.race([exited, sleep(25_000)]);
+      if (alive(child)) child.kill('SIGKILL');
+    }
+    log.end();
+  };
+  const unregister = onCleanup('stack', stop, 35_000);
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      const rl = createInterface({ input: child.stdout! });
+      rl.once('line', resolve);
+      child.once('exit', (code) => reject(new Error(`stack process exited (${code}) before it was ready; see ${opts.logFile}`)));
+      setTimeout(() => reject(new Error(`stack not ready after ${(opts.timeoutMs ?? 120_000) / 1000}s; see ${opts.logFile}`)), opts.timeoutMs ?? 120_000).unref();
+    });
+    const parsed = JSON.parse(line) as { info: StackInfo; bindings: Record<string, string> };
+    return {
+      ...parsed,
+      stop: async () => {
+        unregister();
+        await stop();
+      },
+    };
+  } catch (e) {
+    unregister();
+    await stop();
+    throw e;
+  }
+}
+
+async function e2b(info: StackInfo, method: string, p: string, body?: unknown): Promise<Response> {
+  return fetch(`${info.e2b_api_url}${p}`, {
+    method,
+    headers: { 'x-api-key': info.e2b_api_key, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(15_000),
+  });
+}
+
+/** Counts of the local E2B host (live sandboxes, configured latency). */
+export async function e2bStats(info: StackInfo): Promise<{ sandboxes: number; running: number; createLatencyMs: number }> {
+  return (await (await e2b(info, 'GET', '/_local/stats')).json()) as never;
+}
+
+/** Sets the local E2B host's modelled create latency. */
+export async function setCreateLatency(info: StackInfo, ms: number): Promise<void> {
+  const r = await e2b(info, 'POST', '/_local/create-latency', { ms });
+  if (!r.ok) throw new Error(`setting the create latency failed: ${r.status}`);
+}
+
+/** Kills every sandbox on the local E2B host and waits (bounded) until none is left. */
+export async function killAllSandboxes(info: StackInfo, timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let killed = 0;
+  while (Date.now() < deadline) {
+    const r = await e2b(info, 'GET', '/sandboxes?state=running,paused');
+    const list = (await r.json()) as { sandboxID: string }[];
+    if (!list.length) return killed;
+    for (let i = 0; i < list.length; i += 20) {
+      await Promise.all(list.slice(i, i + 20).map((s) => e2b(info, 'DELETE', `/sandboxes/${s.sandboxID}`).then((x) => x.body?.cancel(), () => {})));
+    }
+    killed += list.length;
+    await sleep(250);
+  }
+  throw new Error(`sandboxes still alive ${timeoutMs} ms after killing them`);
+}

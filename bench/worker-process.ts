@@ -1,0 +1,79 @@
+// Runs the Worker under `wrangler dev` for one scenario: vars and secrets go through a private temp
+// --env-file (so the repo's .dev.vars is neither read nor touched), DO state is persisted to a fresh
+// temp dir, and wrangler runs in its own process group so it can be stopped as a whole.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { alive, freePort, onCleanup, sleep, stopGroup } from './cleanup.ts';
+
+/** Options of startWorker. */
+export interface WorkerOptions {
+  /** Repository root (holds wrangler.toml). */
+  root: string;
+  /** Vars and secrets for the Worker; written to a 0600 env file. */
+  vars: Record<string, string>;
+  /** Scratch directory of this run (env file, DO state). */
+  dir: string;
+  logFile: string;
+  readyTimeoutMs?: number;
+}
+
+/** A running `wrangler dev`. */
+export interface WorkerProcess {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const quote = (v: string) => JSON.stringify(v);
+
+/** Starts `wrangler dev` on a free loopback port and resolves once /healthz answers 200. */
+export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const envFile = path.join(opts.dir, 'worker.env');
+  const persist = path.join(opts.dir, 'do-state');
+  await writeFile(envFile, `${Object.entries(opts.vars).map(([k, v]) => `${k}=${quote(v)}`).join('\n')}\n`, { mode: 0o600 });
+  const log = createWriteStream(opts.logFile, { flags: 'a', mode: 0o600 });
+  const wranglerBin = path.join(opts.root, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
+  const args = [
+    wranglerBin, 'dev',
+    '--config', path.join(opts.root, 'wrangler.toml'),
+    '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
+    '--persist-to', persist, '--env-file', envFile,
+    '--test-scheduled', '--show-interactive-dev-session=false', '--log-level', 'info',
+  ];
+  // wrangler also reads process.env for keys named in [vars]/[secrets]: drop those so the env file rules.
+  const env: NodeJS.ProcessEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: 'true' };
+  for (const k of Object.keys(opts.vars)) delete env[k];
+  const child: ChildProcess = spawn(process.execPath, args, { cwd: opts.root, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
+  child.stdout!.pipe(log, { end: false });
+  child.stderr!.pipe(log, { end: false });
+  const stop = async () => {
+    await stopGroup(child, 5000);
+    log.end();
+  };
+  const unregister = onCleanup('wrangler dev', stop, 15_000);
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    const deadline = Date.now() + (opts.readyTimeoutMs ?? 180_000);
+    for (;;) {
+      if (!alive(child)) throw new Error(`wrangler dev exited (${child.exitCode ?? child.signalCode}) before the Worker answered; see ${opts.logFile}`);
+      const status = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(3000) }).then((r) => (r.body?.cancel(), r.status), () => 0);
+      if (status === 200) break;
+      if (Date.now() > deadline) throw new Error(`no healthy answer from ${url}/healthz (last status ${status}); see ${opts.logFile}`);
+      await sleep(300);
+    }
+  } catch (e) {
+    unregister();
+    await stop();
+    throw e;
+  }
+  return {
+    url,
+    stop: async () => {
+      unregister();
+      await stop();
+    },
+  };
+}
