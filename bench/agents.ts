@@ -1,0 +1,125 @@
+// Simulated agents: each runs K rounds of lease → write a file → push to base → release against the
+// Worker's REST API, all agents at once, and records per-step latency, lease source and error codes.
+import { performance } from 'node:perf_hooks';
+import { call, type ApiResult } from './api.ts';
+import { sleep } from './cleanup.ts';
+
+/** One agent's identity. */
+export interface AgentKey {
+  agentId: string;
+  key: string;
+}
+
+/** What one task (one agent round) did and how long each step took. */
+export interface TaskRecord {
+  agent: number;
+  round: number;
+  repo: string;
+  taskId: string;
+  message: string;
+  file: string;
+  ok: boolean;
+  failedAt?: 'lease' | 'write' | 'push' | 'release';
+  leaseId?: string;
+  lease_ms?: number;
+  lease_source?: string;
+  mode?: string;
+  write_ms?: number;
+  push_ms?: number;
+  push_attempts?: number;
+  lock_wait_ms?: number;
+  commit?: string;
+  release_ms?: number;
+  task_ms?: number;
+  /** Every error code seen, also those of calls that a retry then got past. */
+  errors: string[];
+  /** Message of the last failure (for the report), redacted by the service. */
+  lastError?: string;
+}
+
+/** Options of runAgents. */
+export interface AgentsOptions {
+  apiUrl: string;
+  keys: AgentKey[];
+  /** Repo URL and short name per agent index (agent i uses repos[i % repos.length]). */
+  repos: { name: string; url: string }[];
+  rounds: number;
+  /** Prefix of task ids and commit messages; unique per scenario. */
+  tag: string;
+  /** Bounded retries of retryable answers (POOL_EXHAUSTED, REPO_LOCKED, PUSH_REJECTED, …). */
+  retries: number;
+  signal: AbortSignal;
+}
+
+const LEASE_RETRYABLE = new Set(['POOL_EXHAUSTED', 'TOO_MANY_LEASES', 'PROVIDER_ERROR', 'DATABASE_UNAVAILABLE']);
+const PUSH_RETRYABLE = new Set(['REPO_LOCKED', 'PUSH_REJECTED', 'DATABASE_UNAVAILABLE']);
+
+/** Calls with bounded retries on the given codes, honouring Retry-After (capped at 5 s); ms is the total. */
+async function withRetry(errors: string[], retries: number, retryable: Set<string>, signal: AbortSignal, fn: () => Promise<ApiResult>): Promise<ApiResult> {
+  const t0 = performance.now();
+  for (let attempt = 0; ; attempt++) {
+    const r = await fn();
+    if (r.code) errors.push(r.code);
+    if (!r.code || !retryable.has(r.code) || attempt >= retries || signal.aborted) return { ...r, ms: performance.now() - t0 };
+    await sleep(Math.min(5000, (r.retryAfterS ?? 1) * 1000), signal).catch(() => {});
+  }
+}
+
+async function runTask(o: AgentsOptions, agent: number, round: number): Promise<TaskRecord> {
+  const { agentId, key } = o.keys[agent];
+  const repo = o.repos[agent % o.repos.length];
+  const taskId = `${o.tag}-a${agent}-r${round}`;
+  const rec: TaskRecord = { agent, round, repo: repo.name, taskId, message: `bench ${taskId}`, file: `bench/${taskId}.txt`, ok: false, errors: [] };
+  const t0 = performance.now();
+  const fail = (at: TaskRecord['failedAt'], r: ApiResult) => {
+    rec.failedAt = at;
+    rec.lastError = `${r.code}: ${r.message ?? ''}`.slice(0, 300);
+    return rec;
+  };
+
+  const lease = await withRetry(rec.errors, o.retries, LEASE_RETRYABLE, o.signal, () =>
+    call(o.apiUrl, 'POST', '/v1/sandboxes', { key, json: { repo_url: repo.url, task_id: taskId }, timeoutMs: 180_000, signal: o.signal }),
+  );
+  rec.lease_ms = lease.ms;
+  if (lease.code) return fail('lease', lease);
+  rec.leaseId = lease.body.id;
+  rec.lease_source = lease.body.lease_source;
+  rec.mode = lease.body.mode;
+  try {
+    const content = `${taskId} by ${agentId}\n${Math.random().toString(36).slice(2)}\n`;
+    const write = await call(o.apiUrl, 'PUT', `/v1/sandboxes/${rec.leaseId}/files/${rec.file}`, { key, raw: content, timeoutMs: 60_000, signal: o.signal });
+    rec.write_ms = write.ms;
+    if (write.code) return fail('write', write);
+
+    const push = await withRetry(rec.errors, o.retries, PUSH_RETRYABLE, o.signal, () =>
+      call(o.apiUrl, 'POST', `/v1/sandboxes/${rec.leaseId}/push`, { key, json: { message: rec.message, target: 'base' }, timeoutMs: 300_000, signal: o.signal }),
+    );
+    rec.push_ms = push.ms;
+    if (push.code) return fail('push', push);
+    rec.push_attempts = push.body.attempts;
+    rec.lock_wait_ms = push.body.lock_wait_ms;
+    rec.commit = push.body.commit;
+  } finally {
+    // Released even after a failed step, so the sandbox goes back and the next round can run.
+    const rel = await call(o.apiUrl, 'DELETE', `/v1/sandboxes/${rec.leaseId}`, { key, timeoutMs: 120_000, signal: o.signal });
+    rec.release_ms = rel.ms;
+    rec.task_ms = performance.now() - t0;
+    if (rel.code) {
+      rec.errors.push(rel.code);
+      if (!rec.failedAt) fail('release', rel);
+    }
+  }
+  rec.ok = !rec.failedAt;
+  return rec;
+}
+
+/** Runs every agent's rounds concurrently; resolves with one record per attempted task. */
+export async function runAgents(o: AgentsOptions): Promise<TaskRecord[]> {
+  const out: TaskRecord[] = [];
+  await Promise.all(
+    o.keys.map(async (_k, agent) => {
+      for (let round = 1; round <= o.rounds && !o.signal.aborted; round++) out.push(await runTask(o, agent, round));
+    }),
+  );
+  return out;
+}

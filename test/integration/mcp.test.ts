@@ -1,0 +1,162 @@
+// The MCP server at /mcp, driven by the MCP SDK's own client over Streamable HTTP, routed into
+// the Worker under test.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { exports } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { call, callJson, newAgent, newRepo, remoteGit } from './helpers.ts';
+
+const TOOLS = ['exec', 'file_read', 'file_write', 'git_clone', 'git_diff', 'git_pull', 'git_push', 'git_status', 'sandbox_list', 'sandbox_release'];
+
+/** An MCP client connected to the Worker, authenticated with `key` (none when omitted). */
+async function connect(key?: string): Promise<Client> {
+  const transport = new StreamableHTTPClientTransport(new URL('http://worker.test/mcp'), {
+    fetch: (url, init) => exports.default.fetch(new Request(url, init)),
+    requestInit: key ? { headers: { authorization: `Bearer ${key}` } } : undefined,
+  });
+  const client = new Client({ name: 'git-sandbox-test', version: '1.0.0' });
+  await client.connect(transport);
+  return client;
+}
+
+/** Calls a tool and returns its result with structured content typed loosely. */
+async function tool(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult & { structuredContent?: any }> {
+  return (await client.callTool({ name, arguments: args })) as CallToolResult;
+}
+
+function text(r: CallToolResult): string {
+  return r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
+}
+
+async function clone(client: Client, repoUrl: string): Promise<string> {
+  const r = await tool(client, 'git_clone', { repo_url: repoUrl, task_id: `t-${crypto.randomUUID().slice(0, 6)}` });
+  expect(r.isError, text(r)).toBeFalsy();
+  expect(r.structuredContent.id).toMatch(/^sbx_/);
+  return r.structuredContent.id;
+}
+
+describe('mcp', () => {
+  it('lists every tool with a description on each input field and an output schema', async () => {
+    const client = await connect((await newAgent()).key);
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(TOOLS);
+    for (const t of tools) {
+      expect(t.description, t.name).toBeTruthy();
+      expect(t.outputSchema, t.name).toBeDefined();
+      for (const [field, schema] of Object.entries(t.inputSchema.properties ?? {})) {
+        expect((schema as { description?: string }).description, `${t.name}.${field}`).toBeTruthy();
+      }
+    }
+    const push = tools.find((t) => t.name === 'git_push')!;
+    expect(push.inputSchema.required).toEqual(expect.arrayContaining(['id', 'message']));
+    await client.close();
+  });
+
+  it('clones, writes, inspects and lands a commit on the base branch', async () => {
+    const { key } = await newAgent();
+    const repo = await newRepo();
+    const client = await connect(key);
+    const id = await clone(client, repo.url);
+
+    const w = await tool(client, 'file_write', { id, path: 'README.md', content: '# demo\n\nEdited over MCP.\n' });
+    expect(w.structuredContent).toEqual({ path: 'README.md', bytes: 25 });
+    const read = await tool(client, 'file_read', { id, path: 'README.md' });
+    expect(read.structuredContent).toMatchObject({ content: '# demo\n\nEdited over MCP.\n', encoding: 'utf-8' });
+    expect(text(read)).toBe('# demo\n\nEdited over MCP.\n');
+
+    const st = await tool(client, 'git_status', { id });
+    expect(st.structuredContent).toMatchObject({ modified: ['README.md'], clean: false });
+    expect(text(st)).toContain('modified: README.md');
+
+    const diff = await tool(client, 'git_diff', { id });
+    expect(diff.structuredContent.files).toEqual([{ path: 'README.md', additions: 1, deletions: 1 }]);
+    expect(diff.structuredContent.diff).toContain('+Edited over MCP.');
+    expect(text(diff)).toContain('+Edited over MCP.');
+
+    const push = await tool(client, 'git_push', { id, message: 'Edit README over MCP', target: 'base' });
+    expect(push.isError, text(push)).toBeFalsy();
+    expect(push.structuredContent).toMatchObject({ target_branch: 'main', committed: true });
+    expect((await remoteGit(repo.name, 'rev-parse', 'main')).trim()).toBe(push.structuredContent.commit);
+    expect(await remoteGit(repo.name, 'show', 'main:README.md')).toContain('Edited over MCP.');
+    expect(await remoteGit(repo.name, 'log', '-1', '--format=%s', 'main')).toContain('Edit README over MCP');
+
+    const out = await tool(client, 'exec', { id, command: 'git log -1 --format=%H' });
+    expect(out.structuredContent).toMatchObject({ exit_code: 0, stdout: `${push.structuredContent.commit}\n` });
+
+    const listed = await tool(client, 'sandbox_list');
+    expect(listed.structuredContent.sandboxes.map((s: { id: string }) => s.id)).toContain(id);
+    expect((await tool(client, 'sandbox_release', { id })).structuredContent).toEqual({ id, released: true });
+    expect((await tool(client, 'sandbox_list')).structuredContent.sandboxes).toEqual([]);
+    await client.close();
+  });
+
+  it('returns MERGE_CONFLICT as an isError result naming the path when two agents land the same line', async () => {
+    const repo = await newRepo({ 'shared.txt': 'original line\n' });
+    const a = await connect((await newAgent()).key);
+    const b = await connect((await newAgent()).key);
+    const [ida, idb] = await Promise.all([clone(a, repo.url), clone(b, repo.url)]);
+    await tool(a, 'file_write', { id: ida, path: 'shared.txt', content: 'line from agent a\n' });
+    await tool(b, 'file_write', { id: idb, path: 'shared.txt', content: 'line from agent b\n' });
+
+    const first = await tool(a, 'git_push', { id: ida, message: 'a', target: 'base' });
+    expect(first.isError, text(first)).toBeFalsy();
+    const second = await tool(b, 'git_push', { id: idb, message: 'b', target: 'base' });
+    expect(second.isError).toBe(true);
+    expect(second.structuredContent.error).toMatchObject({ code: 'MERGE_CONFLICT', conflicts: ['shared.txt'] });
+    expect(text(second)).toMatch(/^MERGE_CONFLICT: .*shared\.txt/);
+    expect(await remoteGit(repo.name, 'show', 'main:shared.txt')).toBe('line from agent a\n');
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('refuses initialize without a valid key with 401', async () => {
+    for (const key of [undefined, 'gsk_not_a_key']) {
+      const err = await connect(key).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(StreamableHTTPError);
+      expect((err as StreamableHTTPError).code).toBe(401);
+    }
+    const raw = await callJson('POST', '/mcp', {
+      headers: { accept: 'application/json, text/event-stream' },
+      body: { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '0' } } },
+    });
+    expect(raw.status).toBe(401);
+    expect(raw.body.error.code).toBe('UNAUTHORIZED');
+  });
+
+  it("answers NOT_FOUND as an isError result for another agent's lease", async () => {
+    const owner = await connect((await newAgent()).key);
+    const other = await connect((await newAgent()).key);
+    const id = await clone(owner, (await newRepo()).url);
+    for (const [name, args] of [['git_status', { id }], ['file_read', { id, path: 'README.md' }], ['sandbox_release', { id }]] as const) {
+      const r = await tool(other, name, args);
+      expect(r.isError, name).toBe(true);
+      expect(r.structuredContent.error.code, name).toBe('NOT_FOUND');
+      expect(text(r)).toContain('NOT_FOUND');
+    }
+    expect((await tool(owner, 'git_status', { id })).isError).toBeFalsy();
+    await tool(owner, 'sandbox_release', { id });
+    await Promise.all([owner.close(), other.close()]);
+  });
+
+  it('returns service validation failures with their REST code', async () => {
+    const client = await connect((await newAgent()).key);
+    const id = await clone(client, (await newRepo()).url);
+    const r = await tool(client, 'file_write', { id, path: '../escape.txt', content: 'x' });
+    expect(r.isError).toBe(true);
+    expect(r.structuredContent.error).toMatchObject({ code: 'INVALID_PATH', field: 'path' });
+    await tool(client, 'sandbox_release', { id });
+    await client.close();
+  });
+
+  it('answers GET and DELETE on /mcp with 405 (stateless server)', async () => {
+    const { key } = await newAgent();
+    for (const method of ['GET', 'DELETE']) {
+      const r = await call(method, '/mcp', { key, headers: { accept: 'text/event-stream' } });
+      expect(r.status).toBe(405);
+      expect(r.headers.get('allow')).toBe('POST');
+    }
+  });
+});

@@ -1,0 +1,76 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
+import { sql } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { createDb } from '../../src/db/client.ts';
+import worker from '../../src/worker.ts';
+import { call, callJson, env, newAgent, stack } from './helpers.ts';
+
+async function runCron(cron: string) {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ cron, scheduledTime: Date.now() }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+describe('cron and metrics', () => {
+  it('purges git_operations older than RETENTION_DAYS in the daily job and keeps recent ones', async () => {
+    const h = createDb(env);
+    try {
+      const tag = crypto.randomUUID();
+      await h.db.execute(sql`insert into git_operations(op, result, started_at, detail) values
+        ('old', 'ok', now() - interval '400 days', ${JSON.stringify({ tag })}::jsonb),
+        ('new', 'ok', now(), ${JSON.stringify({ tag })}::jsonb)`);
+      await runCron('17 3 * * *');
+      const left = await h.db.execute(sql`select op from git_operations where detail->>'tag' = ${tag}`);
+      expect(left.rows.map((r) => r.op)).toEqual(['new']);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('reconciles lease rows the pool no longer holds in the cleanup job', async () => {
+    const h = createDb(env);
+    try {
+      const ghost = `sbx_${'0'.repeat(24)}`;
+      await h.db.execute(sql`insert into git_sandboxes(sandbox_id, agent_id, task_id, repo_url, status, lease_id, created_at)
+        values ('gone', 'nobody', 't', 'http://x/y.git', 'in_use', ${ghost}, now() - interval '1 hour') on conflict do nothing`);
+      await runCron('*/10 * * * *');
+      const row = await h.db.execute(sql`select status, last_operation from git_sandboxes where lease_id=${ghost}`);
+      expect(row.rows[0]).toMatchObject({ status: 'terminated', last_operation: 'reconcile' });
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('kills provider sandboxes of this pool that the coordinator does not know (orphans)', async () => {
+    const { Sandbox } = await import('e2b');
+    const orphan = await Sandbox.create('base', { apiKey: stack.e2b_api_key, apiUrl: stack.e2b_api_url, sandboxUrl: stack.e2b_sandbox_url, metadata: { service: 'git-sandbox', pool: 'global' } });
+    await runCron('*/10 * * * *');
+    const info = await fetch(`${stack.e2b_api_url}/sandboxes/${orphan.sandboxId}`, { headers: { 'X-API-KEY': stack.e2b_api_key } });
+    expect(info.status).toBe(404);
+  });
+
+  it('runs the health job, which keeps the pool at POOL_MIN', async () => {
+    await runCron('*/5 * * * *');
+    const stats = await callJson('GET', '/v1/admin/pool', { key: stack.admin_token });
+    expect(stats.body.members['idle:pooled']).toBeGreaterThanOrEqual(Number(env.POOL_MIN));
+  });
+
+  it('serves Prometheus metrics behind METRICS_TOKEN with pool, lease and git series', async () => {
+    expect((await call('GET', '/metrics')).status).toBe(401);
+    const { key } = await newAgent('metrics');
+    const l = await callJson('POST', '/v1/sandboxes', { key, body: { repo_url: stack.demo_repo_url, task_id: 'm' } });
+    await callJson('GET', `/v1/sandboxes/${l.body.id}/status`, { key });
+    await call('DELETE', `/v1/sandboxes/${l.body.id}`, { key });
+    const r = await call('GET', '/metrics', { key: stack.metrics_token });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toContain('text/plain');
+    const text = await r.text();
+    expect(text).toMatch(/git_sandbox_pool_members\{state="idle",mode="pooled"\} \d+/);
+    expect(text).toMatch(/git_sandbox_leases_total\{source="(warm|affinity|cold)",mode="pooled"\} [1-9]/);
+    expect(text).toMatch(/git_sandbox_git_operations_total\{op="status",result="ok"\} [1-9]/);
+    expect(text).toMatch(/git_sandbox_git_op_duration_ms_bucket\{op="status",le="\+Inf"\} [1-9]/);
+    expect(text).toContain('git_sandbox_pool_reuse_ratio');
+    expect(text).toContain('git_sandbox_database_up 1');
+    expect(text).not.toContain(stack.git_token);
+  });
+});
