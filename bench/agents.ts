@@ -21,6 +21,8 @@ export interface TaskRecord {
   ok: boolean;
   failedAt?: 'lease' | 'write' | 'push' | 'release';
   leaseId?: string;
+  /** Wall-clock (epoch ms) start of the lease request, to line up with the service's row timestamps. */
+  lease_started_at?: number;
   lease_ms?: number;
   lease_source?: string;
   mode?: string;
@@ -31,7 +33,7 @@ export interface TaskRecord {
   commit?: string;
   release_ms?: number;
   task_ms?: number;
-  /** Every error code seen, also those of calls that a retry then got past. */
+  /** Every error code seen as `step:CODE`, also those of calls that a retry then got past. */
   errors: string[];
   /** Message of the last failure (for the report), redacted by the service. */
   lastError?: string;
@@ -55,11 +57,11 @@ const LEASE_RETRYABLE = new Set(['POOL_EXHAUSTED', 'TOO_MANY_LEASES', 'PROVIDER_
 const PUSH_RETRYABLE = new Set(['REPO_LOCKED', 'PUSH_REJECTED', 'DATABASE_UNAVAILABLE']);
 
 /** Calls with bounded retries on the given codes, honouring Retry-After (capped at 5 s); ms is the total. */
-async function withRetry(errors: string[], retries: number, retryable: Set<string>, signal: AbortSignal, fn: () => Promise<ApiResult>): Promise<ApiResult> {
+async function withRetry(errors: string[], step: string, retries: number, retryable: Set<string>, signal: AbortSignal, fn: () => Promise<ApiResult>): Promise<ApiResult> {
   const t0 = performance.now();
   for (let attempt = 0; ; attempt++) {
     const r = await fn();
-    if (r.code) errors.push(r.code);
+    if (r.code) errors.push(`${step}:${r.code}`);
     if (!r.code || !retryable.has(r.code) || attempt >= retries || signal.aborted) return { ...r, ms: performance.now() - t0 };
     await sleep(Math.min(5000, (r.retryAfterS ?? 1) * 1000), signal).catch(() => {});
   }
@@ -77,7 +79,8 @@ async function runTask(o: AgentsOptions, agent: number, round: number): Promise<
     return rec;
   };
 
-  const lease = await withRetry(rec.errors, o.retries, LEASE_RETRYABLE, o.signal, () =>
+  rec.lease_started_at = Date.now();
+  const lease = await withRetry(rec.errors, 'lease', o.retries, LEASE_RETRYABLE, o.signal, () =>
     call(o.apiUrl, 'POST', '/v1/sandboxes', { key, json: { repo_url: repo.url, task_id: taskId }, timeoutMs: 180_000, signal: o.signal }),
   );
   rec.lease_ms = lease.ms;
@@ -89,9 +92,12 @@ async function runTask(o: AgentsOptions, agent: number, round: number): Promise<
     const content = `${taskId} by ${agentId}\n${Math.random().toString(36).slice(2)}\n`;
     const write = await call(o.apiUrl, 'PUT', `/v1/sandboxes/${rec.leaseId}/files/${rec.file}`, { key, raw: content, timeoutMs: 60_000, signal: o.signal });
     rec.write_ms = write.ms;
-    if (write.code) return fail('write', write);
+    if (write.code) {
+      rec.errors.push(`write:${write.code}`);
+      return fail('write', write);
+    }
 
-    const push = await withRetry(rec.errors, o.retries, PUSH_RETRYABLE, o.signal, () =>
+    const push = await withRetry(rec.errors, 'push', o.retries, PUSH_RETRYABLE, o.signal, () =>
       call(o.apiUrl, 'POST', `/v1/sandboxes/${rec.leaseId}/push`, { key, json: { message: rec.message, target: 'base' }, timeoutMs: 300_000, signal: o.signal }),
     );
     rec.push_ms = push.ms;
@@ -105,7 +111,7 @@ async function runTask(o: AgentsOptions, agent: number, round: number): Promise<
     rec.release_ms = rel.ms;
     rec.task_ms = performance.now() - t0;
     if (rel.code) {
-      rec.errors.push(rel.code);
+      rec.errors.push(`release:${rel.code}`);
       if (!rec.failedAt) fail('release', rel);
     }
   }

@@ -38,6 +38,20 @@ export function cleanupAll(log: (s: string) => void = () => {}): Promise<void> {
   return running;
 }
 
+const groups = new Set<ChildProcess>();
+let exitHook = false;
+
+/** Remembers a detached child so a hard exit (second Ctrl-C, crash) still SIGKILLs its group. */
+export function trackGroup(child: ChildProcess): void {
+  groups.add(child);
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', () => {
+      for (const c of groups) killGroup(c, 'SIGKILL');
+    });
+  }
+}
+
 /** True while the child has neither exited nor been killed by a signal. */
 export function alive(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
@@ -63,6 +77,7 @@ export async function stopGroup(child: ChildProcess, graceMs = 5000): Promise<vo
     clearTimeout(timer);
   }
   killGroup(child, 'SIGKILL');
+  groups.delete(child);
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */

@@ -80,7 +80,7 @@ export async function runFloor(o: FloorOptions): Promise<TaskRecord[]> {
           out.push(rec);
           const fail = (at: TaskRecord['failedAt'], r: GitResult, what: string) => {
             rec.failedAt = at;
-            rec.errors.push(`GIT_${what.toUpperCase()}_FAILED`);
+            rec.errors.push(`${at}:GIT_${what.toUpperCase()}_FAILED`);
             rec.lastError = `${what}: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`.slice(0, 300);
           };
           const t0 = performance.now();

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { alive, freePort, onCleanup, sleep, stopGroup } from './cleanup.ts';
+import { alive, freePort, onCleanup, sleep, stopGroup, trackGroup } from './cleanup.ts';
 
 /** Options of startWorker. */
 export interface WorkerOptions {
@@ -47,6 +47,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
   const env: NodeJS.ProcessEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: 'true' };
   for (const k of Object.keys(opts.vars)) delete env[k];
   const child: ChildProcess = spawn(process.execPath, args, { cwd: opts.root, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
+  trackGroup(child);
   child.stdout!.pipe(log, { end: false });
   child.stderr!.pipe(log, { end: false });
   const stop = async () => {

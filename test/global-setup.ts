@@ -24,6 +24,7 @@ const TEST_VARS: Record<string, string> = {
   SANDBOX_TTL_S: '600',
   LOCK_WAIT_MS: '30000',
   MAX_LEASES_PER_AGENT: '5',
+  LOG_LEVEL: 'warn',
 };
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {

@@ -6,8 +6,8 @@ import { AppError, isAppError } from '../errors.ts';
 import type { Logger } from '../lib/log.ts';
 
 /**
- * Runs a tool body: the value is shaped by `schema` (so structured content matches the declared
- * outputSchema exactly) and rendered to text by `render`; an error becomes an `isError` result.
+ * Runs a tool body: the value is shaped by `schema` (the same shape as the REST response, extra
+ * fields dropped) and rendered to text by `render`; an error becomes an `isError` result.
  */
 export async function toolResult<S extends z.ZodObject>(
   log: Logger,

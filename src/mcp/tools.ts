@@ -1,4 +1,7 @@
 // The MCP tools: each one calls the same service function as its REST route, for the calling agent.
+// No tool declares an outputSchema: the SDK's client (1.32) validates structuredContent against it
+// even on isError results, so the error body would surface as a -32602 instead of the error.
+// Results are still shaped by the zod schemas in schemas.ts.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ServiceContext } from '../services/context.ts';
 import { execCommand, readFile, writeFile } from '../services/files.ts';
@@ -19,7 +22,6 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
       title: 'Lease a sandbox and clone a repository',
       description: 'Leases a sandbox with repo_url cloned, branch checked out and your agent branch created. Returns the lease; pass its id to every other tool, and call sandbox_release when done.',
       inputSchema: S.CloneInput,
-      outputSchema: S.Lease,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     },
     async ({ idempotency_key, ...input }) => toolResult(log, 'git_clone', S.Lease, () => createLease(svc, agentId, input, idempotency_key), R.lease),
@@ -31,7 +33,6 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
       title: 'Git status',
       description: 'Parsed git status of the lease\'s repository: branch, upstream, ahead/behind, staged, modified, untracked and conflicted paths.',
       inputSchema: S.LeaseInput,
-      outputSchema: S.Status,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async ({ id }) => toolResult(log, 'git_status', S.Status, () => gitStatus(svc, agentId, id), R.status),
@@ -43,7 +44,6 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
       title: 'Git diff',
       description: 'Unified diff with per-file line counts: working tree against HEAD (default), the index (staged changes), or the base branch on the remote.',
       inputSchema: S.DiffInput,
-      outputSchema: S.Diff,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async ({ id, against, path, max_bytes }) =>
@@ -56,7 +56,6 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
       title: 'Pull (rebase onto the base branch)',
       description: 'Fetches and rebases your branch onto origin/<base branch>, stashing local changes around it. On a conflict the rebase is aborted, the tree is left unchanged and MERGE_CONFLICT lists the paths.',
       inputSchema: S.LeaseInput,
-      outputSchema: S.PullResult,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     },
     async ({ id }) => toolResult(log, 'git_pull', S.PullResult, () => gitPull(svc, agentId, id), R.pull),
@@ -66,9 +65,8 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
     'git_push',
     {
       title: 'Commit and push',
-      description: 'Stages (paths, or all changes) and commits with message, then lands the commit on your agent branch (default) or, with target "base", on the base branch: under a per-repo lock it rebases onto the latest tip and pushes without force, retrying if the branch moved. A conflict returns MERGE_CONFLICT with the paths; resolve them (git_pull, edit, push again).',
+      description: 'Stages (paths, or all changes) and commits with message, then lands the commit on your agent branch (default) or, with target "base", on the base branch: under a per-repo lock it rebases onto the latest tip and pushes without force, retrying if the branch moved. A conflict returns MERGE_CONFLICT with the paths, the rebase aborted and your commit kept; to resolve, exec "git rebase origin/<target>", fix the files, exec "git add <paths> && GIT_EDITOR=true git rebase --continue" and push again.',
       inputSchema: S.PushInput,
-      outputSchema: S.PushResult,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     },
     async ({ id, ...input }) => toolResult(log, 'git_push', S.PushResult, () => gitPush(svc, agentId, id, input), R.push),
@@ -80,7 +78,6 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
       title: 'Read a file',
       description: 'Reads a file of the repository. Text comes back as UTF-8; a file that is not valid UTF-8 comes back base64-encoded (encoding says which).',
       inputSchema: S.FileReadInput,
-      outputSchema: S.FileContent,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async ({ id, path }) =>
@@ -93,7 +90,6 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
       title: 'Write a file',
       description: 'Creates or overwrites a file of the repository with content (parent directories are created). Paths stay inside the repository and out of .git.',
       inputSchema: S.FileWriteInput,
-      outputSchema: S.FileWritten,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
     async ({ id, path, content, encoding }) =>
@@ -106,7 +102,6 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
       title: 'Run a command',
       description: 'Runs a bash command in the repository directory with a timeout (capped by EXEC_TIMEOUT_MS). Any exit code is a result; stdout and stderr are each capped at MAX_OUTPUT_BYTES.',
       inputSchema: S.ExecInput,
-      outputSchema: S.ExecResult,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     },
     async ({ id, command, timeout_ms }) => toolResult(log, 'exec', S.ExecResult, () => execCommand(svc, agentId, id, command, timeout_ms), R.exec),
@@ -117,7 +112,6 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
     {
       title: 'List your leases',
       description: 'Your active sandbox leases.',
-      outputSchema: S.LeaseList,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async () => toolResult(log, 'sandbox_list', S.LeaseList, async () => ({ sandboxes: await listLeases(svc, agentId) }), R.leases),
@@ -129,7 +123,6 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
       title: 'Release a lease',
       description: 'Ends a lease: uncommitted and unpushed work is discarded and the sandbox is scrubbed and returned to the pool.',
       inputSchema: S.LeaseInput,
-      outputSchema: S.Released,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     },
     async ({ id }) =>

@@ -73,10 +73,14 @@ export async function execCommand(ctx: ServiceContext, agentId: string, id: stri
   const cap = ctx.cfg.MAX_OUTPUT_BYTES;
   const limit = Math.min(timeoutMs ?? ctx.cfg.EXEC_TIMEOUT_MS, ctx.cfg.EXEC_TIMEOUT_MS);
   return withOperation(ctx, agentId, id, 'exec', async ({ lease, sbx }) => {
-    // The command arrives through an env var and runs in its own bash; output is capped in the sandbox.
+    // The command arrives through an env var and runs in its own bash. Output goes to files and only
+    // the first cap+1 bytes come back, so a chatty command cannot flood the service; files (not
+    // pipes) also let the command leave background processes behind without holding the call open.
     const script = `cd "$GS_WORKDIR" || exit 1
-bash -c "$GS_CMD" > >(head -c ${cap + 1}) 2> >(head -c ${cap + 1} >&2)
-rc=$?; wait; exit $rc`;
+o="$(mktemp)"; e="$(mktemp)"
+bash -c "$GS_CMD" </dev/null >"$o" 2>"$e"; rc=$?
+head -c ${cap + 1} "$o"; head -c ${cap + 1} "$e" >&2
+rm -f "$o" "$e"; exit $rc`;
     const r = await run(sbx, script, { envs: { GS_WORKDIR: lease.workdir!, GS_CMD: command }, timeoutMs: limit });
     const cut = (s: string) => (new TextEncoder().encode(s).length > cap ? new TextDecoder().decode(new TextEncoder().encode(s).slice(0, cap)) : s);
     const truncated = new TextEncoder().encode(r.stdout).length > cap || new TextEncoder().encode(r.stderr).length > cap;

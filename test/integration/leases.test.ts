@@ -54,7 +54,7 @@ describe('leases', () => {
     const repo = await newRepo();
     const first = await lease(key, repo.url);
     expect(first.status).toBe(201);
-    await exec(key, first.body.id, 'echo junk > junk.txt && echo x >> README.md && git add README.md && mkdir -p ~/stray && git checkout -b side && (nohup sleep 3001 </dev/null >/dev/null 2>&1 &)');
+    await exec(key, first.body.id, 'echo junk > junk.txt && echo x >> README.md && git add README.md && mkdir -p ~/stray && git checkout -b side && (sleep 3001 &)');
     expect((await call('DELETE', `/v1/sandboxes/${first.body.id}`, { key })).status).toBe(204);
     const second = await lease(key, repo.url);
     expect(second.status).toBe(201);

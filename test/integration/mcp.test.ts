@@ -9,7 +9,10 @@ import { call, callJson, newAgent, newRepo, remoteGit } from './helpers.ts';
 
 const TOOLS = ['exec', 'file_read', 'file_write', 'git_clone', 'git_diff', 'git_pull', 'git_push', 'git_status', 'sandbox_list', 'sandbox_release'];
 
-/** An MCP client connected to the Worker, authenticated with `key` (none when omitted). */
+/**
+ * An MCP client connected to the Worker, authenticated with `key` (none when omitted). It lists the
+ * tools first, as real clients do, so the SDK client applies whatever it caches from the listing.
+ */
 async function connect(key?: string): Promise<Client> {
   const transport = new StreamableHTTPClientTransport(new URL('http://worker.test/mcp'), {
     fetch: (url, init) => exports.default.fetch(new Request(url, init)),
@@ -17,6 +20,7 @@ async function connect(key?: string): Promise<Client> {
   });
   const client = new Client({ name: 'git-sandbox-test', version: '1.0.0' });
   await client.connect(transport);
+  await client.listTools();
   return client;
 }
 
@@ -37,13 +41,12 @@ async function clone(client: Client, repoUrl: string): Promise<string> {
 }
 
 describe('mcp', () => {
-  it('lists every tool with a description on each input field and an output schema', async () => {
+  it('lists every tool with a description on each input field', async () => {
     const client = await connect((await newAgent()).key);
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(TOOLS);
     for (const t of tools) {
       expect(t.description, t.name).toBeTruthy();
-      expect(t.outputSchema, t.name).toBeDefined();
       for (const [field, schema] of Object.entries(t.inputSchema.properties ?? {})) {
         expect((schema as { description?: string }).description, `${t.name}.${field}`).toBeTruthy();
       }
@@ -91,21 +94,41 @@ describe('mcp', () => {
     await client.close();
   });
 
-  it('returns MERGE_CONFLICT as an isError result naming the path when two agents land the same line', async () => {
+  /** Two agents edit the same line of a fresh repo; a lands on base first. */
+  async function conflictingEdits() {
     const repo = await newRepo({ 'shared.txt': 'original line\n' });
     const a = await connect((await newAgent()).key);
     const b = await connect((await newAgent()).key);
     const [ida, idb] = await Promise.all([clone(a, repo.url), clone(b, repo.url)]);
     await tool(a, 'file_write', { id: ida, path: 'shared.txt', content: 'line from agent a\n' });
     await tool(b, 'file_write', { id: idb, path: 'shared.txt', content: 'line from agent b\n' });
-
     const first = await tool(a, 'git_push', { id: ida, message: 'a', target: 'base' });
     expect(first.isError, text(first)).toBeFalsy();
+    return { repo, a, b, idb };
+  }
+
+  it('returns MERGE_CONFLICT as an isError result naming the path when two agents land the same line', async () => {
+    const { repo, a, b, idb } = await conflictingEdits();
     const second = await tool(b, 'git_push', { id: idb, message: 'b', target: 'base' });
     expect(second.isError).toBe(true);
     expect(second.structuredContent.error).toMatchObject({ code: 'MERGE_CONFLICT', conflicts: ['shared.txt'] });
     expect(text(second)).toMatch(/^MERGE_CONFLICT: .*shared\.txt/);
     expect(await remoteGit(repo.name, 'show', 'main:shared.txt')).toBe('line from agent a\n');
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('lands the second agent after it resolves the conflict as the git_push description says', async () => {
+    const { repo, a, b, idb } = await conflictingEdits();
+    expect((await tool(b, 'git_push', { id: idb, message: 'b', target: 'base' })).isError).toBe(true);
+    const rebase = await tool(b, 'exec', { id: idb, command: 'git rebase origin/main' });
+    expect(rebase.structuredContent.exit_code).not.toBe(0);
+    expect((await tool(b, 'git_status', { id: idb })).structuredContent.conflicted).toEqual(['shared.txt']);
+    await tool(b, 'file_write', { id: idb, path: 'shared.txt', content: 'line from agent a\nline from agent b\n' });
+    const cont = await tool(b, 'exec', { id: idb, command: 'git add shared.txt && GIT_EDITOR=true git rebase --continue' });
+    expect(cont.structuredContent.exit_code, text(cont)).toBe(0);
+    const landed = await tool(b, 'git_push', { id: idb, message: 'b', target: 'base' });
+    expect(landed.isError, text(landed)).toBeFalsy();
+    expect(await remoteGit(repo.name, 'show', 'main:shared.txt')).toBe('line from agent a\nline from agent b\n');
     await Promise.all([a.close(), b.close()]);
   });
 

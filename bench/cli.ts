@@ -1,0 +1,105 @@
+// Command-line flags of `npm run bench` and the scenario matrix they select.
+import { parseArgs } from 'node:util';
+import type { ScenarioSpec } from './scenario.ts';
+
+/** Parsed options. */
+export interface BenchOptions {
+  shapes: { agents: number; repos: number }[];
+  rounds: number;
+  modes: ('pooled' | 'direct')[];
+  createLatencyMs: number;
+  createPerSec: number;
+  poolCap: number;
+  retries: number;
+  floor: boolean;
+  scenarioTimeoutS: number;
+  totalTimeoutS: number;
+  out?: string;
+  keepTmp: boolean;
+}
+
+export const USAGE = `npm run bench -- [flags]
+
+  --agents N[,N…]          simulated agents per scenario (default matrix: 10x1, 100x1, 100x10)
+  --repos R[,R…]           repositories the agents spread over (agent i → repo i mod R; default 1)
+  --rounds K               tasks per agent (lease → write → push to base → release); K ≥ 2 shows reuse (default 2)
+  --mode pooled|direct|both                                                      (default both)
+  --create-latency-ms L    modelled sandbox create latency of the local E2B host (default 500)
+  --create-per-sec C       CREATE_PER_SEC of the Worker (default 5, E2B Pro's limit)
+  --pool-cap P             upper bound on POOL_MIN (POOL_MIN = min(agents, P); default 200)
+  --retries N              agent retries of retryable answers, honouring Retry-After (default 2)
+  --no-floor               skip the plain-git floor
+  --scenario-timeout-s S   time limit of one scenario's agents (default 600)
+  --total-timeout-s S      time limit of the whole run (default 3600)
+  --out DIR                logs and results (default bench/results/<timestamp>)
+  --keep-tmp               keep the scratch directory (stack state, DO state)
+
+Output: a table on stdout, then one JSON line (the last line).`;
+
+const ints = (s: string, flag: string): number[] =>
+  s.split(',').map((x) => {
+    const n = Number(x.trim());
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: expected positive integers, got ${JSON.stringify(s)}`);
+    return n;
+  });
+
+const num = (s: string | undefined, def: number, flag: string, min = 0): number => {
+  if (s === undefined) return def;
+  const n = Number(s);
+  if (!Number.isFinite(n) || n < min) throw new Error(`${flag}: expected a number ≥ ${min}, got ${JSON.stringify(s)}`);
+  return n;
+};
+
+/** Parses argv; throws with a message on bad input; null means --help. */
+export function parseCli(argv: string[]): BenchOptions | null {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      agents: { type: 'string' },
+      repos: { type: 'string' },
+      rounds: { type: 'string' },
+      mode: { type: 'string' },
+      'create-latency-ms': { type: 'string' },
+      'create-per-sec': { type: 'string' },
+      'pool-cap': { type: 'string' },
+      retries: { type: 'string' },
+      'no-floor': { type: 'boolean' },
+      'scenario-timeout-s': { type: 'string' },
+      'total-timeout-s': { type: 'string' },
+      out: { type: 'string' },
+      'keep-tmp': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) return null;
+  const mode = values.mode ?? 'both';
+  if (!['pooled', 'direct', 'both'].includes(mode)) throw new Error(`--mode: expected pooled, direct or both, got ${JSON.stringify(mode)}`);
+  let shapes: { agents: number; repos: number }[];
+  if (values.agents === undefined && values.repos === undefined) {
+    shapes = [{ agents: 10, repos: 1 }, { agents: 100, repos: 1 }, { agents: 100, repos: 10 }];
+  } else {
+    const agents = values.agents ? ints(values.agents, '--agents') : [10, 100];
+    const repos = values.repos ? ints(values.repos, '--repos') : [1];
+    shapes = agents.flatMap((a) => repos.map((r) => ({ agents: a, repos: r })));
+  }
+  return {
+    shapes,
+    rounds: values.rounds ? ints(values.rounds, '--rounds')[0] : 2,
+    modes: mode === 'both' ? ['pooled', 'direct'] : [mode as 'pooled' | 'direct'],
+    createLatencyMs: num(values['create-latency-ms'], 500, '--create-latency-ms'),
+    createPerSec: num(values['create-per-sec'], 5, '--create-per-sec', 0.1),
+    poolCap: num(values['pool-cap'], 200, '--pool-cap', 0),
+    retries: Math.floor(num(values.retries, 2, '--retries')),
+    floor: !values['no-floor'],
+    scenarioTimeoutS: num(values['scenario-timeout-s'], 600, '--scenario-timeout-s', 1),
+    totalTimeoutS: num(values['total-timeout-s'], 3600, '--total-timeout-s', 1),
+    out: values.out,
+    keepTmp: !!values['keep-tmp'],
+  };
+}
+
+/** The service scenarios in run order: per shape, pooled then direct. */
+export function scenarios(o: BenchOptions): ScenarioSpec[] {
+  return o.shapes.flatMap((s) => o.modes.map((mode) => ({ name: `${s.agents}x${s.repos} ${mode}`, mode, agents: s.agents, repos: s.repos, rounds: o.rounds })));
+}
