@@ -38,8 +38,8 @@ const backoffMs = (attempt: number) => Math.round(Math.min(2000, 100 * 2 ** atte
 
 function gitRunner(home: string, token: string, signal: AbortSignal) {
   // The token reaches git only through the askpass helper and an env var, as in the service.
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: home,
     LANG: 'C',
     GIT_CONFIG_NOSYSTEM: '1',
@@ -56,7 +56,8 @@ function gitRunner(home: string, token: string, signal: AbortSignal) {
   };
   return (cwd: string, ...args: string[]): Promise<GitResult> =>
     new Promise((resolve) => {
-      execFile('git', args, { cwd, env, signal, timeout: 120_000, maxBuffer: 8 << 20 }, (err, stdout, stderr) => {
+      // Cast: wrangler's generated types make ProcessEnv require the Worker's vars.
+      execFile('git', args, { cwd, env: env as NodeJS.ProcessEnv, signal, timeout: 120_000, maxBuffer: 8 << 20 }, (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
         resolve({ code, stdout: String(stdout), stderr: String(stderr) });
       });

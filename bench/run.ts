@@ -19,18 +19,19 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const started = performance.now();
 const log = (s: string) => process.stderr.write(`[bench +${((performance.now() - started) / 1000).toFixed(1)}s] ${s}\n`);
 
-let opts: BenchOptions | null;
-try {
-  opts = parseCli(process.argv.slice(2));
-} catch (e) {
-  console.error(`${e instanceof Error ? e.message : String(e)}\n\n${USAGE}`);
-  process.exit(2);
-}
-if (!opts) {
+function options(): BenchOptions {
+  let parsed: BenchOptions | null;
+  try {
+    parsed = parseCli(process.argv.slice(2));
+  } catch (e) {
+    console.error(`${e instanceof Error ? e.message : String(e)}\n\n${USAGE}`);
+    return process.exit(2);
+  }
+  if (parsed) return parsed;
   console.log(USAGE);
-  process.exit(0);
+  return process.exit(0);
 }
-const o: BenchOptions = opts;
+const o = options();
 
 const abort = new AbortController();
 let interrupted = 0;

@@ -3,7 +3,7 @@
 // temp dir, and wrangler runs in its own process group so it can be stopped as a whole.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { alive, freePort, onCleanup, sleep, stopGroup, trackGroup } from './cleanup.ts';
 
@@ -33,6 +33,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
   const inspectorPort = await freePort();
   const envFile = path.join(opts.dir, 'worker.env');
   const persist = path.join(opts.dir, 'do-state');
+  await mkdir(opts.dir, { recursive: true });
   await writeFile(envFile, `${Object.entries(opts.vars).map(([k, v]) => `${k}=${quote(v)}`).join('\n')}\n`, { mode: 0o600 });
   const log = createWriteStream(opts.logFile, { flags: 'a', mode: 0o600 });
   const wranglerBin = path.join(opts.root, 'node_modules', 'wrangler', 'bin', 'wrangler.js');

@@ -9,24 +9,9 @@ import { createBareRepo, repoPath, startGitServer, type GitServerHandle } from '
 import { applyMigrations } from './migrate.ts';
 import { startPostgres, type PostgresHandle } from './postgres.ts';
 import { parseLoopbackAddress, startWsProxy, type WsProxyHandle } from './ws-proxy.ts';
+import type { StackInfo } from './stack-info.ts';
 
-/** Everything a client of the stack needs; `api_url`/`api_key` are filled in once a Worker runs. */
-export interface StackInfo {
-  api_url?: string;
-  api_key?: string;
-  admin_token: string;
-  metrics_token: string;
-  git_url: string;
-  git_token: string;
-  git_root: string;
-  demo_repo_url: string;
-  e2b_api_url: string;
-  e2b_sandbox_url: string;
-  e2b_api_key: string;
-  database_url: string;
-  neon_ws_proxy: string;
-  error_encryption_key: string;
-}
+export type { StackInfo } from './stack-info.ts';
 
 /** Options for startStack. */
 export interface StackOptions {

@@ -6,13 +6,6 @@ import { createInterface } from 'node:readline';
 import type { TestProject } from 'vitest/node';
 import type { StackInfo } from '../local/stack.ts';
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    stack: StackInfo;
-    oracleUrl: string;
-    workerBindings: Record<string, string>;
-  }
-}
 
 /** Test-sized pool and lock settings; everything else is the production default. */
 const TEST_VARS: Record<string, string> = {

@@ -107,7 +107,7 @@ exit 0
   };
   const server: Server = createServer(async (req, res) => {
     const key = `${req.method} ${new URL(req.url ?? '/', 'http://x').pathname}`;
-    const h = handlers[key];
+    const h = handlers[key] as ((b: Record<string, unknown>) => Promise<unknown>) | undefined;
     try {
       const out = h ? await h(await body(req)) : { error: `no oracle route ${key}` };
       res.writeHead(h ? 200 : 404, { 'content-type': 'application/json' }).end(JSON.stringify(out));
