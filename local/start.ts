@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { startStack, stackInfo, workerBindings, type Stack } from './stack.ts';
@@ -106,7 +106,11 @@ try {
 
   // Own process group (detached) so Ctrl-C here reaches all of wrangler/workerd via kill(-pid);
   // stdin ignored because a background group reading the terminal would be stopped (SIGTTIN).
-  wrangler = spawn('npx', ['wrangler', 'dev', '--port', String(PORT), '--ip', '127.0.0.1', '--show-interactive-dev-session=false'], {
+  // Durable Object state lives under .local and starts empty: the sandboxes the pool knew died with
+  // the previous local E2B host, so a stale pool would hand out dead members.
+  const doState = path.join(DIR, 'wrangler-state');
+  await rm(doState, { recursive: true, force: true });
+  wrangler = spawn('npx', ['wrangler', 'dev', '--port', String(PORT), '--ip', '127.0.0.1', '--persist-to', doState, '--show-interactive-dev-session=false'], {
     detached: true,
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },

@@ -76,7 +76,7 @@ export async function createLease(ctx: ServiceContext, agentId: string, input: C
   const mode = modeFor(agentId, ctx.cfg.POOLED_PERCENT);
   const pool = poolStub(ctx.env);
   const req = { agentId, taskId: input.task_id, repoUrl: repo.url, repoKey: repo.key, branch, agentBranch, mode, ttlS: input.ttl_s, idemKey };
-  // A pool member that died unnoticed fails preparation; one retry takes another sandbox.
+  // A pool member that died unnoticed fails preparation; it is terminated and another one is taken.
   for (let attempt = 0; ; attempt++) {
     const got = await pool.acquire(req);
     if (!got.ok) throw acquireError(got);
@@ -93,7 +93,7 @@ export async function createLease(ctx: ServiceContext, agentId: string, input: C
       const msg = e instanceof Error ? e.message : String(e);
       await pool.markFailed(lease.id, 'prepare_failed');
       await patchLeaseRows(ctx.env, ctx.db(), [lease.id], { status: 'error', lastOperation: 'clone', error: (e as AppError).internal ?? msg });
-      if (e instanceof AppError && e.code === 'SANDBOX_UNAVAILABLE' && attempt === 0) continue;
+      if (e instanceof AppError && e.code === 'SANDBOX_UNAVAILABLE' && attempt < 3) continue;
       throw e;
     }
   }

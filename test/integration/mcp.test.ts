@@ -29,15 +29,23 @@ async function tool(client: Client, name: string, args: Record<string, unknown> 
   return (await client.callTool({ name, arguments: args })) as CallToolResult;
 }
 
+/** The text blocks of a result. */
 function text(r: CallToolResult): string {
   return r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
 }
 
+/** Leases a sandbox on `repoUrl` through git_clone and returns the lease id. */
 async function clone(client: Client, repoUrl: string): Promise<string> {
   const r = await tool(client, 'git_clone', { repo_url: repoUrl, task_id: `t-${crypto.randomUUID().slice(0, 6)}` });
   expect(r.isError, text(r)).toBeFalsy();
   expect(r.structuredContent.id).toMatch(/^sbx_/);
   return r.structuredContent.id;
+}
+
+/** Releases each lease through its owner's client, then closes the clients. */
+async function release(...leases: [Client, string][]): Promise<void> {
+  await Promise.all(leases.map(([c, id]) => tool(c, 'sandbox_release', { id })));
+  await Promise.all(leases.map(([c]) => c.close()));
 }
 
 describe('mcp', () => {
@@ -104,21 +112,21 @@ describe('mcp', () => {
     await tool(b, 'file_write', { id: idb, path: 'shared.txt', content: 'line from agent b\n' });
     const first = await tool(a, 'git_push', { id: ida, message: 'a', target: 'base' });
     expect(first.isError, text(first)).toBeFalsy();
-    return { repo, a, b, idb };
+    return { repo, a, b, ida, idb };
   }
 
   it('returns MERGE_CONFLICT as an isError result naming the path when two agents land the same line', async () => {
-    const { repo, a, b, idb } = await conflictingEdits();
+    const { repo, a, b, ida, idb } = await conflictingEdits();
     const second = await tool(b, 'git_push', { id: idb, message: 'b', target: 'base' });
     expect(second.isError).toBe(true);
     expect(second.structuredContent.error).toMatchObject({ code: 'MERGE_CONFLICT', conflicts: ['shared.txt'] });
     expect(text(second)).toMatch(/^MERGE_CONFLICT: .*shared\.txt/);
     expect(await remoteGit(repo.name, 'show', 'main:shared.txt')).toBe('line from agent a\n');
-    await Promise.all([a.close(), b.close()]);
+    await release([a, ida], [b, idb]);
   });
 
   it('lands the second agent after it resolves the conflict as the git_push description says', async () => {
-    const { repo, a, b, idb } = await conflictingEdits();
+    const { repo, a, b, ida, idb } = await conflictingEdits();
     expect((await tool(b, 'git_push', { id: idb, message: 'b', target: 'base' })).isError).toBe(true);
     const rebase = await tool(b, 'exec', { id: idb, command: 'git rebase origin/main' });
     expect(rebase.structuredContent.exit_code).not.toBe(0);
@@ -129,7 +137,7 @@ describe('mcp', () => {
     const landed = await tool(b, 'git_push', { id: idb, message: 'b', target: 'base' });
     expect(landed.isError, text(landed)).toBeFalsy();
     expect(await remoteGit(repo.name, 'show', 'main:shared.txt')).toBe('line from agent a\nline from agent b\n');
-    await Promise.all([a.close(), b.close()]);
+    await release([a, ida], [b, idb]);
   });
 
   it('refuses initialize without a valid key with 401', async () => {
