@@ -186,6 +186,54 @@ describe('leases', () => {
   });
 });
 
+describe('pool policies', () => {
+  const fresh = async (settings: Record<string, unknown>) => {
+    const stub = env.POOL_COORDINATOR.get(env.POOL_COORDINATOR.idFromName(`policy-${crypto.randomUUID()}`));
+    await stub.configure(settings);
+    return stub;
+  };
+  const req = (agentId: string) => ({ agentId, taskId: 't', repoUrl: stack.demo_repo_url, repoKey: 'k', branch: 'main', agentBranch: 'agent/p', mode: 'pooled' as const });
+
+  it('refuses a lease beyond MAX_LEASES_PER_AGENT', async () => {
+    const stub = await fresh({ poolMin: 0, maxLeasesPerAgent: 1 });
+    expect((await stub.acquire(req('p'))).ok).toBe(true);
+    expect(await stub.acquire(req('p'))).toMatchObject({ ok: false, reason: 'agent_limit' });
+    expect((await stub.acquire(req('q'))).ok).toBe(true);
+  });
+
+  it('terminates returned sandboxes instead of reusing them when REUSE_POLICY=discard', async () => {
+    const stub = await fresh({ poolMin: 0, reusePolicy: 'discard' });
+    const got = await stub.acquire(req('d'));
+    if (!got.ok) throw new Error('lease failed');
+    await stub.release(got.lease.id, 'd');
+    const stats = await stub.stats();
+    expect(stats.members).toEqual({});
+    expect(stats.counters['terminations_total{reason="discard"}']).toBe(1);
+  });
+
+  it('retires idle members past their max age and refills the pool', async () => {
+    const stub = await fresh({ poolMin: 1 });
+    const before = await stub.warm();
+    const old = before.idle[0].sandbox_id;
+    await runInDurableObject(stub, async (_o: PoolCoordinator, state) => {
+      state.storage.sql.exec(`UPDATE members SET retire_at=? WHERE sandbox_id=?`, Date.now() - 1, old);
+    });
+    await runDurableObjectAlarm(stub);
+    const after = await stub.stats();
+    expect(after.counters['terminations_total{reason="retired"}']).toBe(1);
+    expect(after.idle.map((m) => m.sandbox_id)).not.toContain(old);
+    expect(after.members['idle:pooled']).toBe(1);
+  });
+
+  it('answers a provider outage on a cold create with a provider error and keeps no half-made member', async () => {
+    const stub = await fresh({ poolMin: 0 });
+    await oracle('POST', '/e2b/fail-next-creates', { count: 1 });
+    expect(await stub.acquire(req('o'))).toMatchObject({ ok: false, reason: 'provider' });
+    expect((await stub.stats()).members).toEqual({});
+    expect((await stub.acquire(req('o'))).ok).toBe(true);
+  });
+});
+
 describe('auth and access', () => {
   it('refuses a missing or wrong key with 401 and a revoked key at once', async () => {
     expect((await callJson('GET', '/v1/sandboxes')).status).toBe(401);
