@@ -3,8 +3,8 @@
 import { DurableObject } from 'cloudflare:workers';
 import { parseConfig } from '../config.ts';
 import { randomId } from '../lib/crypto.ts';
-import { createLogger, type Logger } from '../lib/log.ts';
-import { SECRET_KEYS } from '../config.ts';
+import { componentLogger } from '../lib/do-logger.ts';
+import type { Logger } from '../lib/log.ts';
 import { createDelayMs, pickIdle, refillCount, retireAt, type Member } from '../pool/decide.ts';
 import type { AcquireRequest, AcquireResult, LeaseLookup, LeaseRecord, PoolSettings, PoolStats } from '../pool/types.ts';
 import { createSandbox, isAlive, killSandbox, listSandboxIds, providerOptions, type ProviderOptions } from '../sandbox/provider.ts';
@@ -36,8 +36,7 @@ export class PoolCoordinator extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
-    const cfg = parseConfig(env);
-    this.#log = createLogger(cfg.LOG_LEVEL, SECRET_KEYS.map((k) => cfg[k]).filter(Boolean), { component: 'pool' });
+    this.#log = componentLogger(env, 'pool');
     ctx.blockConcurrencyWhile(async () => {
       for (const stmt of SCHEMA_SQL) this.#sql.exec(stmt);
     });

@@ -1,10 +1,10 @@
 // RepoLock: one per repository + target branch. A FIFO lock with fencing tokens and a TTL, its
 // whole state in SQLite. The lock saves wasted rebase cycles; git's ref CAS is what prevents loss.
 import { DurableObject } from 'cloudflare:workers';
-import { parseConfig, SECRET_KEYS } from '../config.ts';
 import { withDb } from '../db/client.ts';
 import { recordOperation } from '../db/lease-rows.ts';
-import { createLogger, type Logger } from '../lib/log.ts';
+import { componentLogger } from '../lib/do-logger.ts';
+import type { Logger } from '../lib/log.ts';
 import { decideGrant, type LockState } from '../lock/decide.ts';
 
 /** Result of acquire: a token, or a timeout with the caller's queue position. */
@@ -36,8 +36,7 @@ export class RepoLock extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
-    const cfg = parseConfig(env);
-    this.#log = createLogger(cfg.LOG_LEVEL, SECRET_KEYS.map((k) => cfg[k]).filter(Boolean), { component: 'repo_lock' });
+    this.#log = componentLogger(env, 'repo_lock');
     ctx.blockConcurrencyWhile(async () => {
       for (const s of SCHEMA) this.#sql.exec(s);
     });

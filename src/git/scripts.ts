@@ -7,6 +7,17 @@ export const EXIT = { CONFLICT: 3, REJECTED: 4, NOTHING: 5, CLONE: 6, NO_REPO: 7
 
 const FAIL = `fail() { echo "__GS_FAILED=$1" >&2; exit "\${2:-1}"; }`;
 
+/** Rebases with `args`; on a conflict lists the conflicted paths, aborts (tree as before) and exits CONFLICT. */
+function rebaseOrReport(args: string): string {
+  return `if ! git rebase --quiet ${args} >/dev/null 2>&1; then
+  echo "__GS_CONFLICTS_BEGIN"
+  git diff --name-only --diff-filter=U
+  echo "__GS_CONFLICTS_END"
+  git rebase --abort >/dev/null 2>&1
+  exit ${EXIT.CONFLICT}
+fi`;
+}
+
 /** Installs the askpass helper and prints $HOME. Env: none. */
 export function setupScript(): string {
   return [
@@ -81,8 +92,8 @@ echo "__GS_HEAD=$(git rev-parse HEAD)"`;
 
 /**
  * One landing attempt: fetch the target (and base), rebase onto the target's tip, push without
- * force. GS_TARGET is the remote branch; GS_ONTO the ref to rebase onto; GS_LEASE=1 pushes with
- * --force-with-lease=<target>:<oid seen by this fetch> (a compare-and-swap, never a blind force).
+ * force. GS_BASE is the lease's base branch, GS_TARGET the branch pushed to; a target other than
+ * the base is pushed with --force-with-lease=<target>:<oid seen by this fetch> (a compare-and-swap).
  */
 export function landScript(): string {
   return `${FAIL}
@@ -97,13 +108,7 @@ onto="origin/$GS_TARGET"
 git rev-parse -q --verify "$onto" >/dev/null || onto="origin/$GS_BASE"
 if [ "$(git rev-list --count "$onto..HEAD")" = "0" ]; then echo "__GS_NOTHING=1"; exit ${EXIT.NOTHING}; fi
 before="$(git rev-parse HEAD)"
-if ! git rebase --quiet "$onto" >/dev/null 2>&1; then
-  echo "__GS_CONFLICTS_BEGIN"
-  git diff --name-only --diff-filter=U
-  echo "__GS_CONFLICTS_END"
-  git rebase --abort >/dev/null 2>&1
-  exit ${EXIT.CONFLICT}
-fi
+${rebaseOrReport('"$onto"')}
 after="$(git rev-parse HEAD)"
 if [ "$GS_TARGET" = "$GS_BASE" ]; then
   out="$(git push --porcelain origin "HEAD:refs/heads/$GS_TARGET" 2>&1)"; rc=$?
@@ -126,13 +131,7 @@ export function pullScript(): string {
 cd "$GS_WORKDIR" || fail workdir ${EXIT.NO_REPO}
 git fetch --quiet --no-tags origin "+refs/heads/$GS_BASE:refs/remotes/origin/$GS_BASE" || fail fetch
 before="$(git rev-parse HEAD)"
-if ! git rebase --quiet --autostash "origin/$GS_BASE" >/dev/null 2>&1; then
-  echo "__GS_CONFLICTS_BEGIN"
-  git diff --name-only --diff-filter=U
-  echo "__GS_CONFLICTS_END"
-  git rebase --abort >/dev/null 2>&1
-  exit ${EXIT.CONFLICT}
-fi
+${rebaseOrReport('--autostash "origin/$GS_BASE"')}
 echo "__GS_BEFORE=$before"
 echo "__GS_HEAD=$(git rev-parse HEAD)"`;
 }
