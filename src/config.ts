@@ -19,6 +19,7 @@ export const Config = z.object({
   POOLED_PERCENT: int(100, 0, 100),
   MAX_LEASES_PER_AGENT: int(10, 1, 10_000),
   ALLOWED_REPOS: str(''),
+  PREWARM_REPOS: str(''),
   GIT_USERNAME: str('x-access-token'),
   LOCK_TTL_S: int(30, 1, 3600),
   LOCK_WAIT_MS: int(5000, 0, 600_000),

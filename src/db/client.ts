@@ -28,7 +28,9 @@ export function createDb(env: DbEnv): DbHandle {
     neonConfig.pipelineTLS = false;
     neonConfig.pipelineConnect = false;
   }
-  const pool = new Pool({ connectionString: env.DATABASE_URL, max: 4, connectionTimeoutMillis: 5000 });
+  // One connection per request: a Worker cannot share sockets across requests, and a second
+  // connection would cost another handshake for no gain (queries of one request run in order).
+  const pool = new Pool({ connectionString: env.DATABASE_URL, max: 1, connectionTimeoutMillis: 15_000 });
   // A dropped connection must surface as a query error, not an unhandled event.
   pool.on('error', () => {});
   const db = drizzle({ client: pool, schema });

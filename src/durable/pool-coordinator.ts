@@ -8,7 +8,7 @@ import type { Logger } from '../lib/log.ts';
 import { createDelayMs, pickIdle, refillCount, retireAt, type Member } from '../pool/decide.ts';
 import type { AcquireRequest, AcquireResult, LeaseLookup, LeaseRecord, PoolSettings, PoolStats } from '../pool/types.ts';
 import { createSandbox, isAlive, killSandbox, listSandboxIds, providerOptions, type ProviderOptions } from '../sandbox/provider.ts';
-import { scrubSandbox, setupSandbox } from '../sandbox/maintenance.ts';
+import { precloneSandbox, scrubSandbox, setupSandbox } from '../sandbox/maintenance.ts';
 import { markLeaseRows } from '../db/lease-rows.ts';
 import { settingsFromConfig, SCHEMA_SQL } from '../pool/storage.ts';
 
@@ -354,7 +354,15 @@ export class PoolCoordinator extends DurableObject<Env> {
         await killSandbox(this.#p, id).catch(() => false);
         throw e;
       });
-      this.#sql.exec(`UPDATE members SET sandbox_id=?, state=?, home=? WHERE sandbox_id=?`, id, forLease ? 'leased' : 'idle', home, placeholder);
+      const warmRepo = forLease || mode !== 'pooled' ? null : this.#prewarmChoice(s, placeholder);
+      let repoKey: string | null = null;
+      if (warmRepo) {
+        const cfg = parseConfig(this.env);
+        const ok = await precloneSandbox(this.#p, id, this.#idleTimeoutMs(s), home, warmRepo, { user: cfg.GIT_USERNAME, token: cfg.GIT_TOKEN }).catch(() => false);
+        if (ok) repoKey = warmRepo.key;
+        else this.#log.warn('preclone_failed', { sandbox: id, repo: warmRepo.key });
+      }
+      this.#sql.exec(`UPDATE members SET sandbox_id=?, state=?, home=?, repo_key=? WHERE sandbox_id=?`, id, forLease ? 'leased' : 'idle', home, repoKey, placeholder);
       this.#inc(`creates_total{mode="${mode}"}`);
       this.#observe('create_ms', Date.now() - t0);
       if (!forLease) await this.#pump();
@@ -365,6 +373,17 @@ export class PoolCoordinator extends DurableObject<Env> {
       this.#log.warn('create_failed', { error: String(e instanceof Error ? e.message : e) });
       return { ok: false, message: 'the sandbox provider could not create a sandbox' };
     }
+  }
+
+  /** The PREWARM_REPOS entry with the fewest idle or incoming members; claimed on the placeholder row. */
+  #prewarmChoice(s: PoolSettings, placeholder: string): PoolSettings['prewarmRepos'][number] | null {
+    if (!s.prewarmRepos.length) return null;
+    const counts = new Map(s.prewarmRepos.map((r) => [r.key, 0]));
+    for (const m of this.#members()) if (m.repo_key && counts.has(m.repo_key) && (m.state === 'idle' || m.state === 'creating')) counts.set(m.repo_key, (counts.get(m.repo_key) ?? 0) + 1);
+    const pick = [...s.prewarmRepos].sort((a, b) => (counts.get(a.key) ?? 0) - (counts.get(b.key) ?? 0))[0];
+    // Invariant: the choice is recorded before the clone's await, so concurrent refills spread out.
+    this.#sql.exec(`UPDATE members SET repo_key=? WHERE sandbox_id=?`, pick.key, placeholder);
+    return pick;
   }
 
   async #terminate(sandboxId: string, reason: string): Promise<void> {

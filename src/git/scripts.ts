@@ -55,6 +55,17 @@ echo "__GS_HEAD=$(git rev-parse HEAD)"
 echo "__GS_WORKDIR=$PWD"`;
 }
 
+/** Clones GS_URL at GS_BRANCH into $HOME/repo ahead of demand (detached, so no branch lingers). */
+export function precloneScript(): string {
+  return `${FAIL}
+cd "$HOME" || fail home
+rm -rf repo
+git clone --quiet --no-tags --single-branch --branch "$GS_BRANCH" "$GS_URL" repo || fail clone ${EXIT.CLONE}
+cd repo && git checkout --quiet --detach && git branch -D "$GS_BRANCH" >/dev/null 2>&1
+git config git-sandbox.base "$GS_BRANCH"
+echo "__GS_OK=1"`;
+}
+
 /** Returns the repo to a pristine state and wipes everything in $HOME but the clone and the helper. */
 export function scrubScript(): string {
   // Processes the lease left behind are found by their working directory inside $HOME (this also

@@ -1,5 +1,6 @@
 // PoolCoordinator SQLite schema and the mapping from config to pool settings.
 import type { Config } from '../config.ts';
+import { assertBranchName, parseRepoUrl, repoAllowed } from '../git/validate.ts';
 import type { PoolSettings } from './types.ts';
 
 /** Idempotent schema statements, run once when the DO starts. */
@@ -31,5 +32,20 @@ export function settingsFromConfig(cfg: Config): PoolSettings {
     idleMaxAgeS: cfg.IDLE_MAX_AGE_S,
     reusePolicy: cfg.REUSE_POLICY,
     maxLeasesPerAgent: cfg.MAX_LEASES_PER_AGENT,
+    prewarmRepos: parsePrewarmRepos(cfg.PREWARM_REPOS, cfg.ALLOWED_REPOS),
   };
+}
+
+/** Parses PREWARM_REPOS (`url[#branch]`, comma-separated); entries outside ALLOWED_REPOS are an error. */
+export function parsePrewarmRepos(list: string, allowed: string): PoolSettings['prewarmRepos'] {
+  return list
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const [raw, branch = 'main'] = entry.split('#');
+      const repo = parseRepoUrl(raw);
+      if (!repoAllowed(repo, allowed)) throw new Error(`PREWARM_REPOS: ${repo.key} is not in ALLOWED_REPOS`);
+      return { url: repo.url, key: repo.key, host: repo.host, branch: assertBranchName(branch, 'PREWARM_REPOS branch') };
+    });
 }

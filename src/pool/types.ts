@@ -14,6 +14,8 @@ export interface PoolSettings {
   idleMaxAgeS: number;
   reusePolicy: 'reuse' | 'discard';
   maxLeasesPerAgent: number;
+  /** Repos cloned into new warm members ahead of demand (normalised URL + base branch). */
+  prewarmRepos: { url: string; key: string; host: string; branch: string }[];
 }
 
 export type LeaseStatus = 'initializing' | 'ready' | 'in_use' | 'terminated' | 'expired' | 'error';

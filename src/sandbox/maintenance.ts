@@ -1,6 +1,7 @@
 // Sandbox-side maintenance the pool runs: first-time setup and the scrub between leases.
 import { markers } from '../git/status.ts';
-import { scrubScript, setupScript } from '../git/scripts.ts';
+import { precloneScript, scrubScript, setupScript } from '../git/scripts.ts';
+import { gitEnv } from '../git/shell.ts';
 import { connectSandbox, run, type ProviderOptions } from './provider.ts';
 
 /** Installs the askpass helper in a fresh sandbox and returns its $HOME. */
@@ -22,4 +23,21 @@ export async function scrubSandbox(p: ProviderOptions, sandboxId: string, timeou
   await Promise.all(procs.map((pr) => sbx.commands.kill(pr.pid).catch(() => false)));
   const r = await run(sbx, scrubScript(), { timeoutMs: 60_000 });
   return r.exitCode === 0 && markers(r.stdout).CLEAN === '1';
+}
+
+/** Clones a repo into a fresh pool member so its first lease of that repo is an affinity hit. */
+export async function precloneSandbox(
+  p: ProviderOptions,
+  sandboxId: string,
+  timeoutMs: number,
+  home: string,
+  repo: { url: string; host: string; branch: string },
+  cred: { user: string; token: string },
+): Promise<boolean> {
+  const sbx = await connectSandbox(p, sandboxId, timeoutMs);
+  const r = await run(sbx, precloneScript(), {
+    timeoutMs: 120_000,
+    envs: { GS_URL: repo.url, GS_BRANCH: repo.branch, ...gitEnv(home, repo.host, cred.user, cred.token) },
+  });
+  return r.exitCode === 0 && markers(r.stdout).OK === '1';
 }

@@ -24,7 +24,7 @@ export async function authenticate(ctx: ServiceContext, header: string | undefin
       .where(and(eq(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt)))
       .limit(1);
   } catch (e) {
-    throw new AppError('DATABASE_UNAVAILABLE', 'the database is unavailable; try again', { internal: String(e), retryAfterS: 5 });
+    throw new AppError('DATABASE_UNAVAILABLE', 'the database is unavailable; try again', { internal: String(e instanceof Error && e.cause ? e.cause : e), retryAfterS: 5 });
   }
   const row = rows[0];
   if (!row || !timingSafeEqualStr(row.keyHash, hash)) throw new AppError('UNAUTHORIZED', 'invalid or revoked API key');

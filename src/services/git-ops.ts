@@ -35,11 +35,13 @@ export async function withOperation<T>(
   } finally {
     const durationMs = Date.now() - started;
     const db = ctx.db();
-    const writes = Promise.all([
-      recordOperation(ctx.env, db, { leaseId: id, agentId, repoUrl: open.lease.repo_url, op, startedAt: started, durationMs, result, error, ...rec }),
-      patchLeaseRows(ctx.env, db, [id], { status: 'in_use', lastOperation: op, error }),
-    ]).catch((e) => ctx.log.warn('operation_record_failed', { op, lease: id, error: String(e) }));
-    await writes;
+    try {
+      await recordOperation(ctx.env, db, { leaseId: id, agentId, repoUrl: open.lease.repo_url, op, startedAt: started, durationMs, result, error, ...rec });
+      await patchLeaseRows(ctx.env, db, [id], { status: 'in_use', lastOperation: op, error });
+    } catch (e) {
+      // History is best effort: the git operation itself has already happened.
+      ctx.log.warn('operation_record_failed', { op, lease: id, error: String(e instanceof Error && e.cause ? e.cause : e) });
+    }
     ctx.log.info('git_op', { op, lease: id, agent: agentId, result, duration_ms: durationMs, attempts: rec.attempts, lock_wait_ms: rec.lockWaitMs });
   }
 }

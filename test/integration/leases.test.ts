@@ -225,6 +225,16 @@ describe('pool policies', () => {
     expect(after.members['idle:pooled']).toBe(1);
   });
 
+  it('pre-clones PREWARM_REPOS into warm members so the first lease of that repo is an affinity hit', async () => {
+    const repo = new URL(stack.demo_repo_url);
+    const key = `${repo.host}/demo`;
+    const stub = await fresh({ poolMin: 2, prewarmRepos: [{ url: stack.demo_repo_url, key, host: repo.host, branch: 'main' }] });
+    const stats = await stub.warm();
+    expect(stats.idle.map((m) => m.repo_key)).toEqual([key, key]);
+    const got = await stub.acquire({ ...req('w'), repoUrl: stack.demo_repo_url, repoKey: key });
+    expect(got).toMatchObject({ ok: true, lease: { source: 'affinity' } });
+  });
+
   it('answers a provider outage on a cold create with a provider error and keeps no half-made member', async () => {
     const stub = await fresh({ poolMin: 0 });
     await oracle('POST', '/e2b/fail-next-creates', { count: 1 });
