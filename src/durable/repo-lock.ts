@@ -23,10 +23,21 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS lock_state (id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT, token INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL DEFAULT 0, granted_at INTEGER NOT NULL DEFAULT 0, ttl_ms INTEGER NOT NULL DEFAULT 0)`,
   `INSERT OR IGNORE INTO lock_state(id) VALUES (1)`,
   `CREATE TABLE IF NOT EXISTS waiters (seq INTEGER PRIMARY KEY AUTOINCREMENT, holder TEXT NOT NULL, enqueued_at INTEGER NOT NULL, deadline INTEGER NOT NULL, ttl_ms INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS entries (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, lease_id TEXT, status TEXT NOT NULL, claim_token INTEGER, commit_sha TEXT, conflicts TEXT, batch_size INTEGER, created_at INTEGER NOT NULL, done_at INTEGER)`,
+  `CREATE INDEX IF NOT EXISTS entries_status ON entries(status, seq)`,
   `CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, holder TEXT, token INTEGER, wait_ms INTEGER, at INTEGER NOT NULL)`,
 ];
 
-/** The per-repo push lock. */
+/** A queued landing (batched pushes to a base branch). */
+export interface LockEntry {
+  id: string;
+  status: 'pending' | 'claimed' | 'landed' | 'conflict' | 'missing' | 'cancelled';
+  commit_sha: string | null;
+  conflicts: string[];
+  batch_size: number | null;
+}
+
+/** The per-repo push lock, and the queue of entries its holders land in batches. */
 export class RepoLock extends DurableObject<Env> {
   #sql: SqlStorage;
   #log: Logger;
@@ -92,6 +103,57 @@ export class RepoLock extends DurableObject<Env> {
     return { ok: true, expiresAt };
   }
 
+  /** Queues an entry (its commits already parked on the remote) for the next batch. */
+  async enqueue(id: string, leaseId: string): Promise<void> {
+    const seq = Number(this.#sql.exec(`SELECT coalesce(max(seq), 0) + 1 AS s FROM entries`).one().s);
+    this.#sql.exec(`INSERT OR IGNORE INTO entries(id, seq, lease_id, status, created_at) VALUES (?,?,?,'pending',?)`, id, seq, leaseId, Date.now());
+  }
+
+  /** Claims up to `max` pending entries in queue order for the holder of `token`; none for a stale token. */
+  async claim(token: number, max: number): Promise<string[]> {
+    const st = this.#state();
+    // Invariant: only the current holder claims, and an entry is claimed by one holder at a time.
+    if (!st.holder || st.token !== token || st.expires_at <= Date.now()) return [];
+    const ids = this.#sql.exec(`SELECT id FROM entries WHERE status='pending' ORDER BY seq LIMIT ?`, max).toArray().map((r) => String(r.id));
+    for (const id of ids) this.#sql.exec(`UPDATE entries SET status='claimed', claim_token=? WHERE id=?`, token, id);
+    return ids;
+  }
+
+  /** Records a batch's outcomes; refused (false) when `token` is no longer the holder's. */
+  async complete(token: number, results: { id: string; status: 'landed' | 'conflict' | 'missing'; commit?: string; conflicts: string[] }[]): Promise<boolean> {
+    const st = this.#state();
+    if (!st.holder || st.token !== token) return false;
+    const now = Date.now();
+    for (const r of results) {
+      this.#sql.exec(
+        `UPDATE entries SET status=?, commit_sha=?, conflicts=?, batch_size=?, done_at=? WHERE id=? AND claim_token=?`,
+        r.status, r.commit ?? null, JSON.stringify(r.conflicts), results.length, now, r.id, token,
+      );
+    }
+    this.#sql.exec(`DELETE FROM entries WHERE done_at IS NOT NULL AND done_at < ?`, now - 3_600_000);
+    return true;
+  }
+
+  /** Returns claimed entries of `token` to the queue (a failed batch, retried by the next holder). */
+  async unclaim(token: number): Promise<void> {
+    this.#sql.exec(`UPDATE entries SET status='pending', claim_token=NULL WHERE status='claimed' AND claim_token=?`, token);
+  }
+
+  /** Withdraws a still-pending entry; false when a lander already has it or it is done. */
+  async cancel(id: string): Promise<boolean> {
+    const row = this.#sql.exec(`SELECT status FROM entries WHERE id=?`, id).toArray()[0];
+    if (!row || row.status !== 'pending') return false;
+    this.#sql.exec(`UPDATE entries SET status='cancelled', done_at=? WHERE id=?`, Date.now(), id);
+    return true;
+  }
+
+  /** An entry's state. */
+  async entry(id: string): Promise<LockEntry | null> {
+    const r = this.#sql.exec(`SELECT id, status, commit_sha, conflicts, batch_size FROM entries WHERE id=?`, id).toArray()[0];
+    if (!r) return null;
+    return { id: String(r.id), status: r.status as LockEntry['status'], commit_sha: (r.commit_sha as string | null) ?? null, conflicts: r.conflicts ? (JSON.parse(String(r.conflicts)) as string[]) : [], batch_size: (r.batch_size as number | null) ?? null };
+  }
+
   /** Current holder, token, expiry and queue length. */
   async inspect(): Promise<LockState & { waiters: number }> {
     return { ...this.#state(), waiters: this.#waiterCount() };
@@ -151,6 +213,8 @@ export class RepoLock extends DurableObject<Env> {
     const st = this.#state();
     if (!st.holder || st.expires_at > now) return null;
     this.#sql.exec(`UPDATE lock_state SET holder=NULL, expires_at=0 WHERE id=1`);
+    // A dead lander's claimed entries go back to the queue for the next holder.
+    this.#sql.exec(`UPDATE entries SET status='pending', claim_token=NULL WHERE status='claimed' AND claim_token=?`, st.token);
     this.#audit('expire', st.holder, st.token, now - st.granted_at);
     this.#log.warn('lock_expired', { holder: st.holder, token: st.token });
     this.#grantNext(now);

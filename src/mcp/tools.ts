@@ -5,7 +5,8 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ServiceContext } from '../services/context.ts';
 import { execCommand, readFile, writeFile } from '../services/files.ts';
-import { gitDiff, gitPull, gitPush, gitStatus } from '../services/git-ops.ts';
+import { gitDiff, gitPull, gitStatus } from '../services/git-ops.ts';
+import { gitPush } from '../services/push.ts';
 import { createLease, listLeases, releaseLease } from '../services/leases.ts';
 import { decodeContent, fileContent } from './content.ts';
 import { toolResult } from './results.ts';

@@ -1,7 +1,8 @@
 // /v1/sandboxes/{id}/status|diff|pull|push|exec: git workflows and commands on the caller's lease.
 import { createRoute, z } from '@hono/zod-openapi';
 import { execCommand } from '../services/files.ts';
-import { gitDiff, gitPull, gitPush, gitStatus } from '../services/git-ops.ts';
+import { gitDiff, gitPull, gitStatus } from '../services/git-ops.ts';
+import { gitPush } from '../services/push.ts';
 import { ErrorBody, LeaseId, errorResponses, security, subApp } from './app-types.ts';
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
@@ -43,7 +44,7 @@ export const PushBody = z
   .openapi('PushRequest');
 
 export const PushResult = z
-  .object({ commit: z.string(), target_branch: z.string(), attempts: z.number(), lock_wait_ms: z.number(), rebased: z.boolean(), committed: z.boolean() })
+  .object({ commit: z.string(), target_branch: z.string(), attempts: z.number(), lock_wait_ms: z.number(), rebased: z.boolean(), committed: z.boolean(), batch_size: z.number() })
   .openapi('PushResult');
 
 export const ExecBody = z

@@ -68,6 +68,7 @@ export async function startOracle(stack: Stack): Promise<{ url: string; stop(): 
       const branch = String(b.branch ?? 'main');
       const hook = `#!/bin/sh
 [ -f "$GIT_DIR/race-done" ] && exit 0
+grep -q " refs/heads/${branch}$" || exit 0
 touch "$GIT_DIR/race-done"
 unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
 export GIT_AUTHOR_NAME=racer GIT_AUTHOR_EMAIL=racer@test.invalid GIT_COMMITTER_NAME=racer GIT_COMMITTER_EMAIL=racer@test.invalid

@@ -1,0 +1,197 @@
+// Push: commit, then land. To the agent's own branch: under RepoLock, fetch + rebase + a
+// compare-and-swap push. To the base branch: batched landing, where each pusher parks its commits
+// on a queue ref and the lock holder lands every queued entry with one atomic push.
+import { AppError } from '../errors.ts';
+import type { LockEntry, RepoLock } from '../durable/repo-lock.ts';
+import { landBatchScript, parseBatchOutput, queueScript, syncLandedScript } from '../git/batch-scripts.ts';
+import { EXIT, commitScript, conflictPaths, landScript } from '../git/scripts.ts';
+import { markers } from '../git/status.ts';
+import { assertRepoPath } from '../git/validate.ts';
+import type { OperationRecord } from '../db/lease-rows.ts';
+import { backoffMs, lockName } from '../lock/decide.ts';
+import type { LeaseRecord } from '../pool/types.ts';
+import { run, type Sandbox } from '../sandbox/provider.ts';
+import type { ServiceContext } from './context.ts';
+import { conflictError, failed, netEnv, notifyConflict, withOperation } from './git-ops.ts';
+
+/** Most entries one holder lands in a batch. */
+const BATCH_MAX = 50;
+
+/** Input of a push. */
+export interface PushInput {
+  message: string;
+  paths?: string[];
+  target?: 'agent_branch' | 'base';
+  author?: { name: string; email: string };
+}
+
+/** Result of a push. */
+export interface PushResult {
+  commit: string;
+  target_branch: string;
+  attempts: number;
+  lock_wait_ms: number;
+  rebased: boolean;
+  committed: boolean;
+  batch_size: number;
+}
+
+type Rec = Partial<OperationRecord>;
+type Lock = DurableObjectStub<RepoLock>;
+
+function lockFor(ctx: ServiceContext, lease: LeaseRecord, branch: string): Lock {
+  const ns = ctx.env.REPO_LOCK as unknown as DurableObjectNamespace<RepoLock>;
+  return ns.get(ns.idFromName(lockName(lease.repo_key, branch)));
+}
+
+function locked(target: string, got: { position: number; retryAfterS: number }): AppError {
+  return new AppError('REPO_LOCKED', `another push to ${target} holds the lock; queue position ${got.position}`, {
+    retryAfterS: got.retryAfterS,
+    details: { position: got.position, retry_after_s: got.retryAfterS, target_branch: target },
+  });
+}
+
+/** Stages and commits, then lands on the agent branch or (batched) on the base branch. */
+export async function gitPush(ctx: ServiceContext, agentId: string, id: string, input: PushInput): Promise<PushResult> {
+  const paths = input.paths?.map(assertRepoPath);
+  return withOperation(ctx, agentId, id, 'push', async ({ lease, sbx }, rec) => {
+    const target = input.target === 'base' ? lease.branch : lease.agent_branch;
+    rec.targetBranch = target;
+    const authorEnv: Record<string, string> = input.author ? { GIT_AUTHOR_NAME: input.author.name, GIT_AUTHOR_EMAIL: input.author.email } : {};
+    const c = await run(sbx, commitScript(paths), { envs: { GS_WORKDIR: lease.workdir!, GS_MSG: input.message, ...authorEnv } });
+    if (c.exitCode !== 0) throw failed(ctx, 'commit', c);
+    const committed = markers(c.stdout).COMMITTED === '1';
+    return input.target === 'base' ? landOnBase(ctx, lease, sbx, rec, committed) : landOnAgentBranch(ctx, lease, sbx, rec, committed);
+  });
+}
+
+/** The agent branch has one writer: lock, fetch + rebase onto its tip, push with a lease (CAS). */
+async function landOnAgentBranch(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, committed: boolean): Promise<PushResult> {
+  const target = lease.agent_branch;
+  const lock = lockFor(ctx, lease, target);
+  const ttlMs = ctx.cfg.LOCK_TTL_S * 1000;
+  const got = await lock.acquire(`${lease.id}:${crypto.randomUUID().slice(0, 8)}`, { ttlMs, waitMs: ctx.cfg.LOCK_WAIT_MS, repoUrl: lease.repo_url });
+  rec.lockWaitMs = got.waitedMs;
+  if (!got.ok) throw locked(target, got);
+  let rebased = false;
+  try {
+    const max = 1 + ctx.cfg.PUSH_MAX_RETRIES;
+    for (let attempt = 1; attempt <= max; attempt++) {
+      rec.attempts = attempt;
+      if (attempt > 1) await lock.extend(got.token, ttlMs);
+      const r = await run(sbx, landScript(), { envs: netEnv(ctx, lease, { GS_BASE: lease.branch, GS_TARGET: target }), timeoutMs: 120_000 });
+      const m = markers(r.stdout);
+      if (m.REBASED === '1') rebased = true;
+      if (r.exitCode === 0) {
+        rec.commitSha = m.COMMIT;
+        return { commit: m.COMMIT, target_branch: target, attempts: attempt, lock_wait_ms: got.waitedMs, rebased, committed, batch_size: 1 };
+      }
+      if (r.exitCode === EXIT.NOTHING) throw new AppError('NOTHING_TO_PUSH', `nothing to push: ${target} already contains HEAD and there were no changes to commit`);
+      if (r.exitCode === EXIT.CONFLICT) {
+        const conflicts = conflictPaths(r.stdout);
+        rec.detail = { conflicts };
+        await notifyConflict(ctx, lease, target, conflicts);
+        throw conflictError(conflicts, target);
+      }
+      if (r.exitCode !== EXIT.REJECTED) throw failed(ctx, 'push', r);
+      if (attempt < max) await sleep(backoffMs(attempt - 1, 100, 2000, Math.random()));
+    }
+    throw new AppError('PUSH_REJECTED', `push to ${target} was rejected ${max} times (the branch kept moving); try again`, { retryAfterS: 2 });
+  } finally {
+    await lock.release(got.token).catch((e) => ctx.log.warn('lock_release_failed', { lease: lease.id, error: String(e) }));
+  }
+}
+
+/**
+ * The base branch has many writers: park HEAD on a queue ref, enqueue, take the lock. Whoever holds
+ * it lands every pending entry (its own and the ones queued behind it) in one batch; an entry
+ * already landed by an earlier holder just releases. The lease's branch then moves to the landed commit.
+ */
+async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, committed: boolean): Promise<PushResult> {
+  const target = lease.branch;
+  const lock = lockFor(ctx, lease, target);
+  const entryId = `${lease.id}-${crypto.randomUUID().slice(0, 8)}`;
+  const q = await run(sbx, queueScript(), { envs: netEnv(ctx, lease, { GS_BASE: target, GS_ENTRY: entryId }), timeoutMs: 120_000 });
+  if (q.exitCode === EXIT.NOTHING) throw new AppError('NOTHING_TO_PUSH', `nothing to push: ${target} already contains HEAD and there were no changes to commit`);
+  if (q.exitCode !== 0) throw failed(ctx, 'push', q);
+  const queuedHead = markers(q.stdout).HEAD;
+  await lock.enqueue(entryId, lease.id);
+  const ttlMs = ctx.cfg.LOCK_TTL_S * 1000;
+  const holder = `${lease.id}:${crypto.randomUUID().slice(0, 8)}`;
+  const t0 = Date.now();
+  let attempts = 1;
+  let entry: LockEntry | null = null;
+  for (;;) {
+    entry = await lock.entry(entryId);
+    if (entry && entry.status !== 'pending' && entry.status !== 'claimed') break;
+    const got = await lock.acquire(holder, { ttlMs, waitMs: ctx.cfg.LOCK_WAIT_MS, repoUrl: lease.repo_url });
+    if (!got.ok) {
+      // Withdraw if nobody has picked the entry up yet; otherwise a lander is on it, so wait more.
+      if (await lock.cancel(entryId)) {
+        rec.lockWaitMs = Date.now() - t0;
+        throw locked(target, got);
+      }
+      continue;
+    }
+    try {
+      entry = await lock.entry(entryId);
+      if (entry && entry.status !== 'pending') break;
+      attempts = await landBatch(ctx, lease, sbx, lock, got.token, entryId);
+    } finally {
+      await lock.release(got.token).catch((e) => ctx.log.warn('lock_release_failed', { lease: lease.id, error: String(e) }));
+    }
+  }
+  rec.lockWaitMs = Date.now() - t0;
+  rec.attempts = attempts;
+  if (entry.status === 'conflict') {
+    rec.detail = { conflicts: entry.conflicts };
+    await notifyConflict(ctx, lease, target, entry.conflicts);
+    throw conflictError(entry.conflicts, target);
+  }
+  if (entry.status !== 'landed' || !entry.commit_sha) throw new AppError('GIT_FAILED', `the queued commits could not be landed (${entry.status}); push again`);
+  const sync = await run(sbx, syncLandedScript(), { envs: netEnv(ctx, lease, { GS_BASE: target, GS_COMMIT: entry.commit_sha }) });
+  if (sync.exitCode !== 0) ctx.log.warn('post_land_sync_failed', { lease: lease.id, stderr: sync.stderr.slice(-300) });
+  rec.commitSha = entry.commit_sha;
+  rec.detail = { batch_size: entry.batch_size };
+  return {
+    commit: entry.commit_sha,
+    target_branch: target,
+    attempts,
+    lock_wait_ms: rec.lockWaitMs,
+    rebased: entry.commit_sha !== queuedHead,
+    committed,
+    batch_size: entry.batch_size ?? 1,
+  };
+}
+
+/** Lands every pending entry as the lock holder; returns the attempts it took. */
+async function landBatch(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, lock: Lock, token: number, ownEntry: string): Promise<number> {
+  const ids = await lock.claim(token, BATCH_MAX);
+  if (!ids.length) return 1;
+  const max = 1 + ctx.cfg.PUSH_MAX_RETRIES;
+  try {
+    for (let attempt = 1; attempt <= max; attempt++) {
+      if (attempt > 1) await lock.extend(token, ctx.cfg.LOCK_TTL_S * 1000);
+      const r = await run(sbx, landBatchScript(), { envs: netEnv(ctx, lease, { GS_BASE: lease.branch, GS_IDS: ids.join(' ') }), timeoutMs: 120_000 });
+      if (r.exitCode === 0) {
+        const out = parseBatchOutput(r.stdout);
+        const results = ids.map((id) => ({ id, ...(out.get(id) ?? { status: 'missing' as const, conflicts: [] }) }));
+        if (!(await lock.complete(token, results))) throw new AppError('GIT_FAILED', 'the repo lock expired while landing; push again');
+        return attempt;
+      }
+      if (r.exitCode !== EXIT.REJECTED) throw failed(ctx, 'push', r);
+      if (attempt < max) await sleep(backoffMs(attempt - 1, 100, 2000, Math.random()));
+    }
+    throw new AppError('PUSH_REJECTED', `push to ${lease.branch} was rejected ${max} times (the branch kept moving); try again`, { retryAfterS: 2 });
+  } catch (e) {
+    // The batch goes back to the queue for the next holder; this caller's own entry is withdrawn,
+    // since it is answering with an error.
+    await lock.unclaim(token);
+    await lock.cancel(ownEntry);
+    throw e;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
