@@ -60,7 +60,11 @@ export class RepoLock extends DurableObject<Env> {
     this.#expireIfDue(now);
     const st = this.#state();
     // Invariant: the lock is granted only when free and nobody queued ahead (checked and taken here).
-    if (!st.holder && this.#waiterCount() === 0) return this.#grant(holder, opts.ttlMs, now, 0);
+    if (!st.holder && this.#waiterCount() === 0) {
+      const granted = this.#grant(holder, opts.ttlMs, now, 0);
+      await this.#arm(); // the alarm expires this holder if it never comes back
+      return granted;
+    }
     if (opts.waitMs <= 0) return this.#timeout(holder, now, this.#waiterCount() + 1);
     this.#sql.exec(`INSERT INTO waiters(holder, enqueued_at, deadline, ttl_ms) VALUES (?,?,?,?)`, holder, now, now + opts.waitMs, opts.ttlMs);
     const seq = Number(this.#sql.exec(`SELECT last_insert_rowid() AS s`).one().s);
