@@ -9,12 +9,13 @@ const FAIL = `fail() { echo "__GS_FAILED=$1" >&2; exit "\${2:-1}"; }`;
 
 /**
  * Parks HEAD on the remote as refs/git-sandbox/queue/$GS_ENTRY (a new, unique ref: no force).
- * Exits NOTHING when origin/$GS_BASE already contains HEAD. Prints __GS_HEAD.
+ * Exits NOTHING when the last fetched origin/$GS_BASE already contains HEAD. Prints __GS_HEAD.
  */
 export function queueScript(): string {
   return `${FAIL}
 cd "$GS_WORKDIR" || fail workdir ${EXIT.NO_REPO}
-git fetch --quiet --no-tags origin "+refs/heads/$GS_BASE:refs/remotes/origin/$GS_BASE" || fail fetch
+# The local origin/$GS_BASE may be behind; if it already contains HEAD so does the remote. A commit
+# that reached the base some other way is dropped by the lander's rebase and reported as landed.
 if [ "$(git rev-list --count "origin/$GS_BASE..HEAD")" = "0" ]; then echo "__GS_NOTHING=1"; exit ${EXIT.NOTHING}; fi
 git push --quiet origin "HEAD:${QUEUE_PREFIX}/$GS_ENTRY" || fail queue_push
 echo "__GS_HEAD=$(git rev-parse HEAD)"`;
