@@ -122,6 +122,8 @@ try {
   });
   await waitForHealth(180_000);
   const apiKey = await devApiKey(info.database_url, info.admin_token);
+  // Wakes the pool coordinator so the warm pool fills before the first lease arrives.
+  await fetch(`${API_URL}/v1/admin/pool`, { headers: { authorization: `Bearer ${info.admin_token}` } }).catch(() => undefined);
 
   const out = {
     api_url: API_URL, api_key: apiKey, admin_token: info.admin_token, metrics_token: info.metrics_token,

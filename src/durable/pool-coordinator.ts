@@ -190,6 +190,7 @@ export class PoolCoordinator extends DurableObject<Env> {
 
   /** Gauges and counters for /metrics and tests. */
   async stats(): Promise<PoolStats> {
+    await this.#ensureAlarm();
     const members: Record<string, number> = {};
     for (const r of this.#rows<{ state: string; mode: string; n: number }>(`SELECT state, mode, count(*) AS n FROM members GROUP BY state, mode`)) {
       members[`${r.state}:${r.mode}`] = r.n;
