@@ -4,6 +4,8 @@ import type { Db } from '../db/client.ts';
 import type { PoolStats } from '../pool/types.ts';
 
 const BUCKETS = [50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
+/** The buckets PoolCoordinator observes into (see its #observe). */
+const POOL_BUCKETS = [10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
 
 function series(name: string, labels: Record<string, string | number>, value: number): string {
   const l = Object.entries(labels).map(([k, v]) => `${k}="${String(v).replace(/["\\\n]/g, '_')}"`).join(',');
@@ -23,8 +25,15 @@ export function renderPool(stats: PoolStats): string[] {
   const reused = stats.counters['leases_reused_total{reused="true"}'] ?? 0;
   const fresh = stats.counters['leases_reused_total{reused="false"}'] ?? 0;
   out.push('# TYPE git_sandbox_pool_reuse_ratio gauge', series('git_sandbox_pool_reuse_ratio', {}, reused + fresh ? reused / (reused + fresh) : 0));
+  // Histogram buckets are stored only once observed; a scrape needs every bucket, so fill zeros.
+  const counters = { ...stats.counters };
+  for (const k of Object.keys(stats.counters)) {
+    const h = /^(.+_ms)_count$/.exec(k);
+    if (h) for (const le of [...POOL_BUCKETS, '+Inf']) counters[`${h[1]}_bucket{le="${le}"}`] ??= 0;
+  }
   const seen = new Set<string>();
-  for (const [k, v] of Object.entries(stats.counters).sort()) {
+  const order = (k: string) => k.replace(/le="\+Inf"/, 'le="~"').replace(/le="(\d+)"/, (_m, n: string) => `le="${n.padStart(8, '0')}"`);
+  for (const [k, v] of Object.entries(counters).sort(([a], [b]) => (order(a) < order(b) ? -1 : 1))) {
     const base = `git_sandbox_${k.replace(/\{.*$/, '').replace(/_(bucket|sum|count)$/, '')}`;
     if (!seen.has(base)) {
       seen.add(base);

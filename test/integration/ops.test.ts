@@ -70,6 +70,7 @@ describe('cron and metrics', () => {
     expect(text).toMatch(/git_sandbox_git_operations_total\{op="status",result="ok"\} [1-9]/);
     expect(text).toMatch(/git_sandbox_git_op_duration_ms_bucket\{op="status",le="\+Inf"\} [1-9]/);
     expect(text).toContain('git_sandbox_pool_reuse_ratio');
+    for (const le of ['10', '250', '30000', '+Inf']) expect(text).toContain(`git_sandbox_lease_wait_ms_bucket{le="${le}"}`);
     expect(text).toContain('git_sandbox_database_up 1');
     expect(text).not.toContain(stack.git_token);
   });
