@@ -30,6 +30,8 @@ export interface TaskRecord {
   push_ms?: number;
   push_attempts?: number;
   lock_wait_ms?: number;
+  /** Entries landed by the push that carried this one (batched landing on the base branch). */
+  batch_size?: number;
   commit?: string;
   release_ms?: number;
   task_ms?: number;
@@ -50,11 +52,18 @@ export interface AgentsOptions {
   tag: string;
   /** Bounded retries of retryable answers (POOL_EXHAUSTED, REPO_LOCKED, PUSH_REJECTED, …). */
   retries: number;
+  /**
+   * Modelled agent think time (ms): each agent starts after a random offset in [0, think) and waits
+   * think ±50 % between writing and pushing, holding its lease, as a coding agent would. 0 = none.
+   */
+  thinkMs: number;
   signal: AbortSignal;
 }
 
+// Answers a well-behaved agent retries (after Retry-After): nothing was done, or nothing landed.
 const LEASE_RETRYABLE = new Set(['POOL_EXHAUSTED', 'TOO_MANY_LEASES', 'PROVIDER_ERROR', 'DATABASE_UNAVAILABLE']);
 const PUSH_RETRYABLE = new Set(['REPO_LOCKED', 'PUSH_REJECTED', 'DATABASE_UNAVAILABLE']);
+const OTHER_RETRYABLE = new Set(['DATABASE_UNAVAILABLE']);
 
 /** Calls with bounded retries on the given codes, honouring Retry-After (capped at 5 s); ms is the total. */
 async function withRetry(errors: string[], step: string, retries: number, retryable: Set<string>, signal: AbortSignal, fn: () => Promise<ApiResult>): Promise<ApiResult> {
@@ -90,12 +99,12 @@ async function runTask(o: AgentsOptions, agent: number, round: number): Promise<
   rec.mode = lease.body.mode;
   try {
     const content = `${taskId} by ${agentId}\n${Math.random().toString(36).slice(2)}\n`;
-    const write = await call(o.apiUrl, 'PUT', `/v1/sandboxes/${rec.leaseId}/files/${rec.file}`, { key, raw: content, timeoutMs: 60_000, signal: o.signal });
+    const write = await withRetry(rec.errors, 'write', o.retries, OTHER_RETRYABLE, o.signal, () =>
+      call(o.apiUrl, 'PUT', `/v1/sandboxes/${rec.leaseId}/files/${rec.file}`, { key, raw: content, timeoutMs: 60_000, signal: o.signal }),
+    );
     rec.write_ms = write.ms;
-    if (write.code) {
-      rec.errors.push(`write:${write.code}`);
-      return fail('write', write);
-    }
+    if (write.code) return fail('write', write);
+    if (o.thinkMs > 0) await sleep(o.thinkMs * (0.5 + Math.random()), o.signal).catch(() => {});
 
     const push = await withRetry(rec.errors, 'push', o.retries, PUSH_RETRYABLE, o.signal, () =>
       call(o.apiUrl, 'POST', `/v1/sandboxes/${rec.leaseId}/push`, { key, json: { message: rec.message, target: 'base' }, timeoutMs: 300_000, signal: o.signal }),
@@ -104,19 +113,25 @@ async function runTask(o: AgentsOptions, agent: number, round: number): Promise<
     if (push.code) return fail('push', push);
     rec.push_attempts = push.body.attempts;
     rec.lock_wait_ms = push.body.lock_wait_ms;
+    rec.batch_size = typeof push.body.batch_size === 'number' ? push.body.batch_size : undefined;
     rec.commit = push.body.commit;
   } finally {
     // Released even after a failed step, so the sandbox goes back and the next round can run.
-    const rel = await call(o.apiUrl, 'DELETE', `/v1/sandboxes/${rec.leaseId}`, { key, timeoutMs: 120_000, signal: o.signal });
+    const rel = await withRetry(rec.errors, 'release', o.retries, OTHER_RETRYABLE, o.signal, () =>
+      call(o.apiUrl, 'DELETE', `/v1/sandboxes/${rec.leaseId}`, { key, timeoutMs: 120_000, signal: o.signal }),
+    );
     rec.release_ms = rel.ms;
     rec.task_ms = performance.now() - t0;
-    if (rel.code) {
-      rec.errors.push(`release:${rel.code}`);
-      if (!rec.failedAt) fail('release', rel);
-    }
+    if (rel.code && !rec.failedAt) fail('release', rel);
   }
   rec.ok = !rec.failedAt;
   return rec;
+}
+
+/** Task time without the modelled think time (what the service and git cost the agent). */
+export function busyMs(r: TaskRecord): number | undefined {
+  if (r.task_ms === undefined) return undefined;
+  return (r.lease_ms ?? 0) + (r.write_ms ?? 0) + (r.push_ms ?? 0) + (r.release_ms ?? 0);
 }
 
 /** Runs every agent's rounds concurrently; resolves with one record per attempted task. */
@@ -124,6 +139,7 @@ export async function runAgents(o: AgentsOptions): Promise<TaskRecord[]> {
   const out: TaskRecord[] = [];
   await Promise.all(
     o.keys.map(async (_k, agent) => {
+      if (o.thinkMs > 0) await sleep(Math.random() * o.thinkMs, o.signal).catch(() => {});
       for (let round = 1; round <= o.rounds && !o.signal.aborted; round++) out.push(await runTask(o, agent, round));
     }),
   );

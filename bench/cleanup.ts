@@ -1,7 +1,6 @@
 // Everything the benchmark starts registers its stop function here; they run in reverse order on
 // normal exit, on error and on Ctrl-C, each with a bounded timeout.
 import type { ChildProcess } from 'node:child_process';
-import net from 'node:net';
 
 type Stop = { name: string; fn: () => Promise<void>; timeoutMs: number };
 
@@ -80,17 +79,7 @@ export async function stopGroup(child: ChildProcess, graceMs = 5000): Promise<vo
   groups.delete(child);
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../local/postgres.ts';
 
 /** Resolves after `ms`, or rejects early when `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -11,7 +11,11 @@ export interface BenchOptions {
   createPerSec: number;
   poolCap: number;
   retries: number;
+  thinkMs: number;
   floor: boolean;
+  nolockFloorMax: number;
+  calibration: boolean;
+  prewarmRepos: boolean;
   scenarioTimeoutS: number;
   totalTimeoutS: number;
   out?: string;
@@ -26,9 +30,17 @@ export const USAGE = `npm run bench -- [flags]
   --mode pooled|direct|both                                                      (default both)
   --create-latency-ms L    modelled sandbox create latency of the local E2B host (default 500)
   --create-per-sec C       CREATE_PER_SEC of the Worker (default 5, E2B Pro's limit)
+  --no-prewarm-repos       pooled scenarios leave PREWARM_REPOS empty (default: the scenario's repos, so warm
+                           members hold a clone before the first lease)
   --pool-cap P             upper bound on POOL_MIN (POOL_MIN = min(agents, P); default 200)
+  --think-ms T             modelled think time: agents start spread over T ms and wait T ±50 % between write
+                           and push, holding the lease (default 0: every step back to back, a worst-case burst)
   --retries N              agent retries of retryable answers, honouring Retry-After (default 2)
-  --no-floor               skip the plain-git floor
+  --no-floor               skip the plain-git floors
+  --nolock-floor-max M     also run the lock-free floor (plain git, retry + backoff, no lock) for shapes
+                           with at most M agents (default 10; 0 = never)
+  --no-calibration         skip the uncontended calibration (1 agent × 10 rounds, pooled: the service's own push
+                           and lease cost without queueing, next to one plain-git clone doing the same)
   --scenario-timeout-s S   time limit of one scenario's agents (default 600)
   --total-timeout-s S      time limit of the whole run (default 3600)
   --out DIR                logs and results (default bench/results/<timestamp>)
@@ -63,7 +75,11 @@ export function parseCli(argv: string[]): BenchOptions | null {
       'create-per-sec': { type: 'string' },
       'pool-cap': { type: 'string' },
       retries: { type: 'string' },
+      'think-ms': { type: 'string' },
       'no-floor': { type: 'boolean' },
+      'nolock-floor-max': { type: 'string' },
+      'no-calibration': { type: 'boolean' },
+      'no-prewarm-repos': { type: 'boolean' },
       'scenario-timeout-s': { type: 'string' },
       'total-timeout-s': { type: 'string' },
       out: { type: 'string' },
@@ -91,7 +107,11 @@ export function parseCli(argv: string[]): BenchOptions | null {
     createPerSec: num(values['create-per-sec'], 5, '--create-per-sec', 0.1),
     poolCap: num(values['pool-cap'], 200, '--pool-cap', 0),
     retries: Math.floor(num(values.retries, 2, '--retries')),
+    thinkMs: num(values['think-ms'], 0, '--think-ms'),
     floor: !values['no-floor'],
+    calibration: !values['no-calibration'],
+    prewarmRepos: !values['no-prewarm-repos'],
+    nolockFloorMax: Math.floor(num(values['nolock-floor-max'], 10, '--nolock-floor-max')),
     scenarioTimeoutS: num(values['scenario-timeout-s'], 600, '--scenario-timeout-s', 1),
     totalTimeoutS: num(values['total-timeout-s'], 3600, '--total-timeout-s', 1),
     out: values.out,

@@ -1,6 +1,7 @@
 // The floor: the same git work without the service. N plain clones in temp dirs against the same
 // local smart-HTTP remote, all at once; each round commits one file, then fetch + rebase + push with
-// retry (exponential backoff + jitter, like the service but with no lock). Measured like the agents.
+// retry (exponential backoff + jitter, as the service does). With `lock`, an in-process FIFO mutex per
+// repo serializes fetch + rebase + push like RepoLock does, at zero cost: the tightest floor.
 import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,8 +19,12 @@ export interface FloorOptions {
   tag: string;
   /** Scratch directory; one clone per agent is made below it. */
   dir: string;
-  /** Bound on push attempts per task (no lock, so contention needs more than the service's 4). */
+  /** Bound on push attempts per task (without the lock, contention needs more than the service's 4). */
   maxAttempts: number;
+  /** Serialize fetch + rebase + push per repo with an in-process FIFO mutex (like RepoLock, free). */
+  lock: boolean;
+  /** Think time as the agents model it (start spread, pause between write and push); 0 = none. */
+  thinkMs?: number;
   signal: AbortSignal;
 }
 
@@ -32,6 +37,25 @@ interface GitResult {
 const ASKPASS = `#!/bin/sh
 case "$1" in Username*) printf '%s\\n' x-access-token ;; *) printf '%s\\n' "$GS_FLOOR_TOKEN" ;; esac
 `;
+
+/** A FIFO mutex: `run(fn)` runs fn after every earlier caller's fn settled; resolves with the wait. */
+class Fifo {
+  #tail: Promise<void> = Promise.resolve();
+
+  async run<T>(fn: () => Promise<T>): Promise<{ value: T; waitedMs: number }> {
+    const t0 = performance.now();
+    const prev = this.#tail;
+    let done!: () => void;
+    this.#tail = new Promise<void>((r) => (done = r));
+    await prev;
+    const waitedMs = performance.now() - t0;
+    try {
+      return { value: await fn(), waitedMs };
+    } finally {
+      done();
+    }
+  }
+}
 
 /** Same backoff as the service: 100 ms · 2^attempt capped at 2 s, times a jitter in [0.5, 1). */
 const backoffMs = (attempt: number) => Math.round(Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2));
@@ -70,11 +94,13 @@ export async function runFloor(o: FloorOptions): Promise<TaskRecord[]> {
   await writeFile(path.join(o.dir, 'askpass.sh'), ASKPASS, { mode: 0o700 });
   const git = gitRunner(o.dir, o.gitToken, o.signal);
   const out: TaskRecord[] = [];
+  const locks = new Map(o.repos.map((r) => [r.name, new Fifo()]));
   try {
     await Promise.all(
       Array.from({ length: o.agents }, async (_, agent) => {
         const repo = o.repos[agent % o.repos.length];
         const work = path.join(o.dir, `a${agent}`);
+        if (o.thinkMs) await sleep(Math.random() * o.thinkMs, o.signal).catch(() => {});
         for (let round = 1; round <= o.rounds && !o.signal.aborted; round++) {
           const taskId = `${o.tag}-a${agent}-r${round}`;
           const rec: TaskRecord = { agent, round, repo: repo.name, taskId, message: `bench ${taskId}`, file: `bench/${taskId}.txt`, ok: false, errors: [] };
@@ -100,6 +126,7 @@ export async function runFloor(o: FloorOptions): Promise<TaskRecord[]> {
           await mkdir(path.join(work, 'bench'), { recursive: true });
           await writeFile(path.join(work, rec.file), `${taskId}\n${Math.random().toString(36).slice(2)}\n`);
           rec.write_ms = performance.now() - tw;
+          if (o.thinkMs) await sleep(o.thinkMs * (0.5 + Math.random()), o.signal).catch(() => {});
 
           const tp = performance.now();
           const add = await git(work, 'add', '-A');
@@ -108,31 +135,39 @@ export async function runFloor(o: FloorOptions): Promise<TaskRecord[]> {
             fail('push', commit, 'commit');
             continue;
           }
-          for (let attempt = 1; attempt <= o.maxAttempts && !o.signal.aborted; attempt++) {
-            rec.push_attempts = attempt;
+          // One landing attempt: 'ok', 'retry' (rejected: the branch moved) or 'fail'.
+          const land = async (): Promise<'ok' | 'retry' | 'fail'> => {
             const f = await git(work, 'fetch', '--quiet', '--no-tags', 'origin', '+refs/heads/main:refs/remotes/origin/main');
-            if (f.code !== 0) {
-              fail('push', f, 'fetch');
-              break;
-            }
+            if (f.code !== 0) return (fail('push', f, 'fetch'), 'fail');
             const rb = await git(work, 'rebase', '--quiet', 'origin/main');
             if (rb.code !== 0) {
               await git(work, 'rebase', '--abort');
-              fail('push', rb, 'rebase');
-              break;
+              return (fail('push', rb, 'rebase'), 'fail');
             }
             const p = await git(work, 'push', '--porcelain', 'origin', 'HEAD:refs/heads/main');
-            if (p.code === 0) {
+            if (p.code === 0) return 'ok';
+            if (/rejected|fetch first|non-fast-forward|cannot lock ref|failed to update ref/.test(`${p.stdout}\n${p.stderr}`)) return 'retry';
+            return (fail('push', p, 'push'), 'fail');
+          };
+          for (let attempt = 1; attempt <= o.maxAttempts && !o.signal.aborted; attempt++) {
+            rec.push_attempts = attempt;
+            let r: 'ok' | 'retry' | 'fail';
+            if (o.lock) {
+              const got = await locks.get(repo.name)!.run(land);
+              r = got.value;
+              rec.lock_wait_ms = (rec.lock_wait_ms ?? 0) + got.waitedMs;
+            } else {
+              r = await land();
+            }
+            if (r === 'ok') {
               rec.commit = (await git(work, 'rev-parse', 'HEAD')).stdout.trim();
               break;
             }
-            const text = `${p.stdout}\n${p.stderr}`;
-            if (!/rejected|fetch first|non-fast-forward|cannot lock ref|failed to update ref/.test(text)) {
-              fail('push', p, 'push');
-              break;
-            }
-            if (attempt === o.maxAttempts) fail('push', p, 'push_retries');
-            else await sleep(backoffMs(attempt - 1), o.signal).catch(() => {});
+            if (r === 'fail') break;
+            if (attempt === o.maxAttempts) {
+              rec.failedAt = 'push';
+              rec.errors.push('push:RETRIES_EXHAUSTED');
+            } else await sleep(backoffMs(attempt - 1), o.signal).catch(() => {});
           }
           rec.push_ms = performance.now() - tp;
           rec.task_ms = performance.now() - t0;
@@ -147,6 +182,6 @@ export async function runFloor(o: FloorOptions): Promise<TaskRecord[]> {
 }
 
 /** Uncontended cost of one push: one clone pushing `n` commits in a row (the per-push git floor). */
-export async function serialFloor(o: Omit<FloorOptions, 'agents' | 'rounds' | 'maxAttempts'>, n: number): Promise<TaskRecord[]> {
-  return runFloor({ ...o, agents: 1, rounds: n, maxAttempts: 3 });
+export async function serialFloor(o: Omit<FloorOptions, 'agents' | 'rounds' | 'maxAttempts' | 'lock'>, n: number): Promise<TaskRecord[]> {
+  return runFloor({ ...o, agents: 1, rounds: n, maxAttempts: 3, lock: false });
 }

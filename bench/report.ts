@@ -1,4 +1,5 @@
 // Output: the human table (scenarios, floors, errors, time breakdown, targets) and the final JSON line.
+import type { CpuProfile, ProcCounts } from './cpu.ts';
 import type { Profile } from './profile.ts';
 import type { Pcts, TaskSummary } from './stats.ts';
 
@@ -19,12 +20,18 @@ export interface ScenarioResult {
   commits_expected: number;
   commits_found: number;
   // Extras.
+  /** Task time without the modelled think time (= task_ms when --think-ms is 0, but for client gaps). */
+  busy_ms: Pcts;
+  think_ms: number;
   warm_lease_ms: Pcts;
   cold_lease_ms: Pcts;
+  lease_ms_by_source: Record<string, Pcts>;
   write_ms: Pcts;
   release_ms: Pcts;
   lock_wait_ms: Pcts;
   push_attempts_mean: number | null;
+  batch_size_mean: number | null;
+  batch_size_max: number | null;
   lease_sources: Record<string, number>;
   commits_lost: number;
   commits_duplicated: number;
@@ -39,12 +46,20 @@ export interface ScenarioResult {
   floor_push_ms: Pcts | null;
   profile: Profile | null;
   pool_counters: Record<string, number>;
+  /** Pool state when every agent had finished: leases still active there are leaked. */
+  pool_after: { leases_active: number | null; members: Record<string, number> };
+  /** CPU seconds by role while the agents ran (Linux /proc). */
+  cpu: CpuProfile | null;
+  /** Machine-wide process counts while the agents ran. */
+  procs: ProcCounts | null;
   settings: Record<string, string>;
 }
 
 /** The floor for one scenario shape (plain git, no service). */
 export interface FloorResult {
   name: string;
+  /** Pushes serialized per repo by an in-process FIFO mutex (true), or lock-free with retry (false). */
+  lock: boolean;
   agents: number;
   repos: number;
   rounds: number;
@@ -61,8 +76,12 @@ export interface BenchResult {
   floor_push_ms: Pcts | null;
   floors: FloorResult[];
   floor_serial_push_ms: Pcts | null;
+  /** One agent, ten rounds, pooled: the service's cost per step without queueing or CPU contention. */
+  calibration: ScenarioResult | null;
   machine: { cpus: number; mem_gb: number; node: string; load_before: number[] };
   options: Record<string, unknown>;
+  /** The commit benchmarked and uncommitted files under src/ at bundle time. */
+  code: { head: string; dirty: string[] };
   started_at: string;
   duration_s: number;
 }
@@ -89,7 +108,11 @@ export function checkTargets(r: BenchResult): TargetCheck[] {
     out.push({ target, status: rows.length === 0 ? 'n/a' : rows.every((x) => x.ok) ? 'PASS' : 'FAIL', detail: rows.map((x) => x.detail).join('; ') || 'no matching scenario' });
   add('commits_found == commits_expected, none lost or duplicated', r.scenarios.map((s) => ({
     ok: s.commits_found === s.commits_expected && s.commits_lost === 0 && s.commits_duplicated === 0,
-    detail: `${s.name}: ${s.commits_found}/${s.commits_expected}${s.commits_lost ? `, ${s.commits_lost} lost` : ''}${s.commits_duplicated ? `, ${s.commits_duplicated} twice` : ''}`,
+    detail: `${s.name}: ${s.commits_found}/${s.commits_expected}${s.commits_found < s.commits_expected ? ` (${s.commits_expected - s.commits_found} tasks failed before pushing)` : ''}, lost ${s.commits_lost}${s.commits_duplicated ? `, ${s.commits_duplicated} twice` : ''}`,
+  })));
+  add('no lease left active after the agents finished (leak check)', r.scenarios.map((s) => ({
+    ok: s.pool_after.leases_active === 0,
+    detail: `${s.name}: ${s.pool_after.leases_active ?? '?'}`,
   })));
   add('success 100% (non-conflicting work)', r.scenarios.map((s) => ({ ok: s.success_rate === 1, detail: `${s.name}: ${pct(s.success_rate)}` })));
   add('warm lease p99 < 250 ms at 100 agents (pooled)', r.scenarios.filter((s) => s.mode === 'pooled' && s.agents >= 100).map((s) => ({
@@ -109,9 +132,11 @@ export function checkTargets(r: BenchResult): TargetCheck[] {
     const d = r.scenarios.find((s) => s.mode === 'direct' && s.agents === p.agents && s.repos === p.repos && s.rounds === p.rounds);
     return d ? [{ p, d }] : [];
   });
+  // With think time, compare the time the service costs the agent (think time is the same in both).
+  const tk = (s: ScenarioResult) => (s.think_ms > 0 ? s.busy_ms : s.task_ms);
   add('pooled task time well under direct (p50 <= 0.75x)', pairs.map(({ p, d }) => ({
-    ok: p.task_ms.p50 !== null && d.task_ms.p50 !== null && p.task_ms.p50 <= 0.75 * d.task_ms.p50,
-    detail: `${p.agents}x${p.repos}: ${p.task_ms.p50 ?? '-'} vs ${d.task_ms.p50 ?? '-'} ms (${p.task_ms.p50 && d.task_ms.p50 ? (p.task_ms.p50 / d.task_ms.p50).toFixed(2) : '-'}x)`,
+    ok: tk(p).p50 !== null && tk(d).p50 !== null && tk(p).p50! <= 0.75 * tk(d).p50!,
+    detail: `${p.agents}x${p.repos}${p.think_ms > 0 ? ' (busy time)' : ''}: ${tk(p).p50 ?? '-'} vs ${tk(d).p50 ?? '-'} ms (${tk(p).p50 && tk(d).p50 ? (tk(p).p50! / tk(d).p50!).toFixed(2) : '-'}x)`,
   })));
   add('service push p50 within 2x the floor at 10 agents', r.scenarios.filter((s) => s.agents === 10 && s.repos === 1 && s.floor_push_ms).map((s) => ({
     ok: s.push_ms.p50 !== null && s.floor_push_ms!.p50 !== null && s.push_ms.p50 <= 2 * s.floor_push_ms!.p50,
@@ -123,37 +148,60 @@ export function checkTargets(r: BenchResult): TargetCheck[] {
 /** The human-readable report. */
 export function renderReport(r: BenchResult): string {
   const lines: string[] = [];
-  const head = ['scenario', 'lease p50/90/99', 'warm p99', 'push p50/90/99', 'task p50/90/99', 'tasks/s', 'reuse', 'affin', 'att/push', 'success', 'commits'];
+  const head = ['scenario', 'lease p50/90/99', 'warm p99', 'push p50/90/99', 'task p50/90/99', 'tasks/s', 'reuse', 'affin', 'att/push', 'batch', 'success', 'commits'];
   const rows = [head];
-  for (const s of r.scenarios) {
+  for (const s of [...r.scenarios, ...(r.calibration ? [r.calibration] : [])]) {
     rows.push([
       s.name, trip(s.lease_ms), String(s.warm_lease_ms.p99 ?? '-'), trip(s.push_ms), trip(s.task_ms), s.tasks_per_s.toFixed(2),
-      pct(s.reuse_rate), pct(s.affinity_rate), s.push_attempts_mean?.toFixed(2) ?? '-', pct(s.success_rate), `${s.commits_found}/${s.commits_expected}`,
+      pct(s.reuse_rate), pct(s.affinity_rate), s.push_attempts_mean?.toFixed(2) ?? '-',
+      s.batch_size_mean === null ? '-' : `${s.batch_size_mean.toFixed(1)}/${s.batch_size_max}`, pct(s.success_rate), `${s.commits_found}/${s.commits_expected}`,
     ]);
   }
   for (const f of r.floors) {
     rows.push([
       f.name, trip(f.summary.lease_ms), '-', trip(f.summary.push_ms), trip(f.summary.task_ms), f.tasks_per_s.toFixed(2), '-', '-',
-      f.summary.push_attempts_mean?.toFixed(2) ?? '-', pct(f.summary.tasks_ok / Math.max(1, f.commits_expected)), `${f.commits_found}/${f.commits_expected}`,
+      f.summary.push_attempts_mean?.toFixed(2) ?? '-', '-', pct(f.summary.tasks_ok / Math.max(1, f.commits_expected)), `${f.commits_found}/${f.commits_expected}`,
     ]);
   }
-  lines.push(`git-sandbox benchmark — ${r.machine.cpus} cores, ${r.machine.mem_gb} GB, node ${r.machine.node}; all times in ms`);
+  lines.push(`git-sandbox benchmark — ${r.machine.cpus} cores, ${r.machine.mem_gb} GB, node ${r.machine.node}; code ${r.code.head}${r.code.dirty.length ? ' (+uncommitted src changes)' : ''}; all times in ms`);
   lines.push(table(rows));
-  lines.push('  (floor rows: plain git clones, "lease" = clone or fetch, same remote and same run)');
+  lines.push('  floor: plain git clones on the same remote in the same run ("lease" = clone, or fetch + branch), pushes');
+  lines.push('  serialized per repo by a free in-process FIFO lock; floor-nolock: the same without a lock (retry + backoff).');
   if (r.floor_serial_push_ms) lines.push(`  uncontended single push (1 clone, commit + fetch + rebase + push): p50/90/99 ${trip(r.floor_serial_push_ms)}`);
+  const think = Number(r.options.thinkMs ?? 0);
+  if (think > 0) lines.push(`  think time ${think} ms per task (start spread + pause between write and push): task includes it; busy = task minus think`);
+  if (r.calibration) lines.push(`  ${r.calibration.name}: 1 agent × ${r.calibration.rounds} rounds, nothing else running (service cost per step without queueing)`);
 
   lines.push('', 'Breakdown (p50/p90/p99):');
-  const b = [['scenario', 'lease acquire', 'lease prepare', 'write', 'push lock wait', 'push work', 'push http+db', 'release', 'sources']];
-  for (const s of r.scenarios) {
+  const b = [['scenario', 'lease acquire', 'lease prepare', 'write', 'push lock wait', 'push work', 'push http+db', 'release', 'lease by source']];
+  for (const s of [...r.scenarios, ...(r.calibration ? [r.calibration] : [])]) {
     b.push([
       s.name, trip(s.profile?.lease.acquire_ms), trip(s.profile?.lease.prepare_ms), trip(s.write_ms), trip(s.profile?.push.lock_wait_ms),
       trip(s.profile?.push.work_ms), trip(s.profile?.push.overhead_ms), trip(s.release_ms),
-      Object.entries(s.lease_sources).map(([k, v]) => `${k}:${v}`).join(' '),
+      Object.entries(s.lease_sources).map(([k, v]) => `${k}×${v} ${trip(s.lease_ms_by_source[k])}`).join(', '),
     ]);
   }
   lines.push(table(b));
+  lines.push('  lease acquire: request → lease row inserted (auth, pool pick / wait / create); lease prepare: row → response');
+  lines.push('  (clone, or fetch + branch, in the sandbox); push lock wait: the response\'s lock_wait_ms (batched landing: enqueue');
+  lines.push('  → landed by whichever lock holder); push work: server push time minus that (commit, queue ref, sync);');
+  lines.push('  push http+db: agent push time minus server duration (HTTP, auth, bookkeeping writes); release: DELETE');
+  lines.push('  (pooled: scrub + check, inline).');
 
-  const errs = r.scenarios.filter((s) => Object.keys(s.errors).length || Object.keys(s.log_events).length);
+  const withCpu = [...r.scenarios, ...(r.calibration ? [r.calibration] : [])].filter((s) => s.cpu);
+  if (withCpu.length) {
+    const roles = ['workerd', 'git + sandbox processes', 'postgres', 'stack node (git server, e2b host, ws proxy)', 'wrangler (node)', 'bench (agents client)'];
+    const short = ['workerd', 'git+sandbox', 'postgres', 'stack node', 'wrangler', 'bench'];
+    const c = [['scenario', 'wall s', 'busy/capacity', ...short, 'other', 'procs mean/max']];
+    for (const s of withCpu) {
+      const x = s.cpu!;
+      c.push([s.name, String(x.wall_s), `${x.machine_busy_s}/${x.capacity_s} (${Math.round((100 * x.machine_busy_s) / Math.max(0.1, x.capacity_s))}%)`, ...roles.map((k) => String(x.by_role_s[k] ?? 0)), String(x.other_s), s.procs ? `${s.procs.procs_mean}/${s.procs.procs_max}` : '-']);
+    }
+    lines.push('', 'CPU seconds while the agents ran (capacity = wall × cores; other = processes this run did not start):');
+    lines.push(table(c));
+  }
+
+  const errs = [...r.scenarios, ...(r.calibration ? [r.calibration] : [])].filter((s) => Object.keys(s.errors).length || Object.keys(s.log_events).length);
   if (errs.length || r.floors.some((f) => Object.keys(f.summary.errors).length)) {
     lines.push('', 'Errors (step:CODE count; retried calls included) and Worker warn/error log events:');
     for (const s of errs) {
@@ -174,11 +222,13 @@ export function jsonLine(r: BenchResult): string {
   return JSON.stringify({
     scenarios: r.scenarios,
     floor_push_ms: r.floor_push_ms,
-    floors: r.floors.map((f) => ({ name: f.name, agents: f.agents, repos: f.repos, rounds: f.rounds, lease_ms: f.summary.lease_ms, push_ms: f.summary.push_ms, task_ms: f.summary.task_ms, tasks_per_s: f.tasks_per_s, push_attempts_mean: f.summary.push_attempts_mean, commits_expected: f.commits_expected, commits_found: f.commits_found })),
+    floors: r.floors.map((f) => ({ name: f.name, lock: f.lock, agents: f.agents, repos: f.repos, rounds: f.rounds, lease_ms: f.summary.lease_ms, push_ms: f.summary.push_ms, task_ms: f.summary.task_ms, tasks_per_s: f.tasks_per_s, push_attempts_mean: f.summary.push_attempts_mean, commits_expected: f.commits_expected, commits_found: f.commits_found })),
     floor_serial_push_ms: r.floor_serial_push_ms,
+    calibration: r.calibration,
     targets: checkTargets(r),
     machine: r.machine,
     options: r.options,
+    code: r.code,
     started_at: r.started_at,
     duration_s: r.duration_s,
   });

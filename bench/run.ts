@@ -1,6 +1,7 @@
 // `npm run bench`: starts the embedded stack, then per scenario shape runs the plain-git floor and the
 // service scenarios (each with its own `wrangler dev`), and prints a table plus one JSON line (last).
 // Everything started is stopped at the end, on error and on Ctrl-C, with bounded timeouts.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -12,6 +13,7 @@ import { runFloor, serialFloor } from './floor.ts';
 import { jsonLine, renderReport, type BenchResult, type FloorResult, type ScenarioResult } from './report.ts';
 import { expectedTasks, makeRepos, runScenario, type RunContext } from './scenario.ts';
 import { startStackProcess } from './stack.ts';
+import { bundleWorker } from './worker-process.ts';
 import { summarize, type Pcts } from './stats.ts';
 import { verifyLanded } from './verify.ts';
 
@@ -53,19 +55,31 @@ const totalTimer = setTimeout(() => {
 }, o.totalTimeoutS * 1000);
 totalTimer.unref();
 
-async function floorFor(ctx: RunContext, agents: number, repos: number, rounds: number): Promise<FloorResult> {
-  const tag = `floor-${agents}x${repos}`;
+async function floorFor(ctx: RunContext, agents: number, repos: number, rounds: number, lock: boolean): Promise<FloorResult> {
+  const tag = `floor${lock ? '' : '-nolock'}-${agents}x${repos}`;
+  const name = `${agents}x${repos} floor${lock ? '' : '-nolock'}`;
   const repoList = await makeRepos(ctx, `${ctx.runId}-${tag}`, repos);
-  log(`[${agents}x${repos} floor] ${agents} plain git clones × ${rounds} rounds on ${repos} repo(s)`);
+  log(`[${name}] ${agents} plain git clones × ${rounds} rounds on ${repos} repo(s)${lock ? ', pushes serialized per repo in-process' : ', no lock'}`);
   const t0 = performance.now();
   const records = await runFloor({
     gitUrl: ctx.stack.info.git_url, gitToken: ctx.stack.info.git_token, repos: repoList, agents, rounds,
-    tag: `${ctx.runId}-${tag}`, dir: path.join(ctx.tmpDir, tag), maxAttempts: 100, signal: abort.signal,
+    tag: `${ctx.runId}-${tag}`, dir: path.join(ctx.tmpDir, tag), maxAttempts: lock ? 4 : 50, lock, thinkMs: o.thinkMs,
+    signal: AbortSignal.any([abort.signal, AbortSignal.timeout(ctx.scenarioTimeoutMs)]),
   });
   const wall = (performance.now() - t0) / 1000;
   const landed = await verifyLanded(ctx.stack.info.git_root, repoList.map((r) => r.name), expectedTasks(`${ctx.runId}-${tag}`, agents, rounds, repoList), records);
   const summary = summarize(records);
-  return { name: `${agents}x${repos} floor`, agents, repos, rounds, summary, tasks_per_s: Number((summary.tasks_ok / wall).toFixed(3)), commits_expected: landed.commits_expected, commits_found: landed.commits_found, wall_s: Number(wall.toFixed(2)) };
+  log(`[${name}] push p50/p90/p99 ${summary.push_ms.p50}/${summary.push_ms.p90}/${summary.push_ms.p99} ms, ${landed.commits_found}/${landed.commits_expected} commits, ${wall.toFixed(1)} s`);
+  return { name, lock, agents, repos, rounds, summary, tasks_per_s: Number((summary.tasks_ok / wall).toFixed(3)), commits_expected: landed.commits_expected, commits_found: landed.commits_found, wall_s: Number(wall.toFixed(2)) };
+}
+
+/** The commit under test and the uncommitted files in src/ (read-only git). */
+function codeVersion(): Promise<{ head: string; dirty: string[] }> {
+  const git = (...args: string[]) => new Promise<string>((resolve) => execFile('git', args, { cwd: ROOT, timeout: 10_000 }, (err, out) => resolve(err ? '' : String(out))));
+  return Promise.all([git('rev-parse', '--short', 'HEAD'), git('--no-optional-locks', 'status', '--porcelain', '--', 'src', 'wrangler.toml')]).then(([h, st]) => ({
+    head: h.trim() || 'unknown',
+    dirty: st.split('\n').filter(Boolean).map((l) => l.slice(3)),
+  }));
 }
 
 async function main(): Promise<BenchResult> {
@@ -77,11 +91,15 @@ async function main(): Promise<BenchResult> {
   log(`logs and results in ${outDir}; scratch in ${tmpDir}`);
   const loadBefore = os.loadavg().map((x) => Number(x.toFixed(2)));
 
+  log('bundling the Worker (one build for the whole run)…');
+  const workerConfig = await bundleWorker(ROOT, path.join(tmpDir, 'bundle'));
+  const code = await codeVersion();
+  log(`code: ${code.head}${code.dirty.length ? ` + uncommitted changes in ${code.dirty.length} file(s) under src/` : ''}`);
   log(`starting the embedded stack (create latency ${o.createLatencyMs} ms)…`);
   const stack = await startStackProcess({ dir: path.join(tmpDir, 'stack'), createLatencyMs: o.createLatencyMs, logFile: path.join(outDir, 'stack.log') });
   const ctx: RunContext = {
-    root: ROOT, outDir, tmpDir, stack, keys: [], runId: randomBytes(3).toString('hex'),
-    createPerSec: o.createPerSec, poolCap: o.poolCap, retries: o.retries, scenarioTimeoutMs: o.scenarioTimeoutS * 1000,
+    root: ROOT, workerConfig, outDir, tmpDir, stack, keys: [], runId: randomBytes(3).toString('hex'),
+    createPerSec: o.createPerSec, poolCap: o.poolCap, prewarmRepos: o.prewarmRepos, retries: o.retries, thinkMs: o.thinkMs, scenarioTimeoutMs: o.scenarioTimeoutS * 1000,
     signal: abort.signal, log,
   };
 
@@ -94,15 +112,20 @@ async function main(): Promise<BenchResult> {
     serial = summarize(recs).push_ms;
     log(`uncontended single push (plain git): p50 ${serial.p50} ms`);
   }
+  let calibration: ScenarioResult | null = null;
+  if (o.calibration && !abort.signal.aborted) {
+    calibration = await runScenario(ctx, { name: '1x1 pooled serial', mode: 'pooled', agents: 1, repos: 1, rounds: 10 }, 0, serial);
+    log(`[${calibration.name}] uncontended service push p50 ${calibration.push_ms.p50} ms, lease p50 ${calibration.lease_ms.p50} ms`);
+  }
   const specs = scenarios(o);
   for (const shape of o.shapes) {
     if (abort.signal.aborted) break;
     let floorPush: Pcts | null = null;
     if (o.floor) {
-      const f = await floorFor(ctx, shape.agents, shape.repos, o.rounds);
+      const f = await floorFor(ctx, shape.agents, shape.repos, o.rounds, true);
       floors.push(f);
       floorPush = f.summary.push_ms;
-      log(`[${f.name}] push p50/p90/p99 ${floorPush.p50}/${floorPush.p90}/${floorPush.p99} ms, ${f.commits_found}/${f.commits_expected} commits`);
+      if (shape.agents <= o.nolockFloorMax && !abort.signal.aborted) floors.push(await floorFor(ctx, shape.agents, shape.repos, o.rounds, false));
     }
     for (const spec of specs.filter((s) => s.agents === shape.agents && s.repos === shape.repos)) {
       if (abort.signal.aborted) break;
@@ -113,14 +136,17 @@ async function main(): Promise<BenchResult> {
   }
   await stack.stop();
 
-  const ten = floors.find((f) => f.agents === 10 && f.repos === 1) ?? floors[0];
+  const locked = floors.filter((f) => f.lock);
+  const ten = locked.find((f) => f.agents === 10 && f.repos === 1) ?? locked[0];
   return {
     scenarios: results,
     floor_push_ms: ten?.summary.push_ms ?? null,
     floors,
     floor_serial_push_ms: serial,
+    calibration,
     machine: { cpus: os.cpus().length, mem_gb: Math.round(os.totalmem() / 2 ** 30), node: process.version, load_before: loadBefore },
     options: { ...o, out: outDir },
+    code,
     started_at: new Date(Date.now() - (performance.now() - started)).toISOString(),
     duration_s: Number(((performance.now() - started) / 1000).toFixed(1)),
   };
@@ -138,7 +164,7 @@ try {
   process.stdout.write(`${report}\n${json}\n`);
   process.exit(abort.signal.aborted ? 1 : 0);
 } catch (e) {
-  log(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  if (!interrupted) log(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   await cleanupAll(log);
   process.exit(1);
 }

@@ -1,11 +1,13 @@
 // One service scenario: fresh bare repos, a fresh `wrangler dev` configured for the mode, agent keys,
 // pool pre-warm (pooled), the agents, then the checks on the remotes, the profile and the teardown.
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createBareRepo } from '../local/git-server.ts';
 import { runAgents, type AgentKey, type TaskRecord } from './agents.ts';
 import { call, mapLimit } from './api.ts';
+import { cpuDiff, sampleCpu, startProcSampler, type CpuProfile, type ProcCounts } from './cpu.ts';
 import { sleep } from './cleanup.ts';
 import { profileScenario } from './profile.ts';
 import type { ScenarioResult } from './report.ts';
@@ -26,6 +28,8 @@ export interface ScenarioSpec {
 /** Shared state and knobs of the run. */
 export interface RunContext {
   root: string;
+  /** wrangler config of the Worker bundle built for this run. */
+  workerConfig: string;
   /** Directory for logs and results of this run. */
   outDir: string;
   /** Scratch directory (env files, DO state). */
@@ -36,16 +40,20 @@ export interface RunContext {
   runId: string;
   createPerSec: number;
   poolCap: number;
+  /** Pooled scenarios set PREWARM_REPOS to their repos. */
+  prewarmRepos: boolean;
   retries: number;
+  thinkMs: number;
   scenarioTimeoutMs: number;
   signal: AbortSignal;
   log: (s: string) => void;
 }
 
 /** The Worker vars of a scenario (on top of the stack's bindings). */
-export function scenarioVars(spec: ScenarioSpec, ctx: Pick<RunContext, 'createPerSec' | 'poolCap'>): Record<string, string> {
+export function scenarioVars(spec: ScenarioSpec, ctx: Pick<RunContext, 'createPerSec' | 'poolCap' | 'prewarmRepos'>, repoUrls: string[]): Record<string, string> {
   const pooled = spec.mode === 'pooled';
   return {
+    PREWARM_REPOS: pooled && ctx.prewarmRepos ? repoUrls.join(',') : '',
     POOLED_PERCENT: pooled ? '100' : '0',
     POOL_MIN: String(pooled ? Math.min(spec.agents, ctx.poolCap) : 0),
     POOL_MAX: String(pooled ? spec.agents : 0),
@@ -80,7 +88,7 @@ async function ensureKeys(ctx: RunContext, apiUrl: string, n: number): Promise<v
   ctx.keys.push(...made);
 }
 
-async function poolStats(ctx: RunContext, apiUrl: string): Promise<{ members: Record<string, number>; counters: Record<string, number> }> {
+async function poolStats(ctx: RunContext, apiUrl: string): Promise<{ members: Record<string, number>; counters: Record<string, number>; leases_active?: number }> {
   const r = await call(apiUrl, 'GET', '/v1/admin/pool', { key: ctx.stack.info.admin_token, timeoutMs: 15_000 });
   if (r.code) throw new Error(`GET /v1/admin/pool answered ${r.status} ${r.code}: ${r.message}`);
   return r.body;
@@ -90,10 +98,12 @@ async function poolStats(ctx: RunContext, apiUrl: string): Promise<{ members: Re
 async function prewarm(ctx: RunContext, apiUrl: string, want: number): Promise<number> {
   const t0 = performance.now();
   const deadline = Date.now() + 60_000 + (want / ctx.createPerSec) * 2000;
-  // No REST route warms the pool and the DO only arms its alarm on first use; the */5 health cron
-  // (reachable through wrangler's --test-scheduled) runs the same refill.
-  const kick = () => fetch(`${apiUrl}/__scheduled?cron=${encodeURIComponent('*/5 * * * *')}`, { signal: AbortSignal.timeout(120_000) }).then((r) => r.body?.cancel(), () => {});
-  await kick();
+  // No REST route warms the pool and the DO only arms its alarm on first use; the */5 health cron runs
+  // the same refill. Miniflare's trigger endpoint fires it (the bundle runs with --no-bundle, so
+  // wrangler's /__scheduled middleware is absent).
+  const cron = encodeURIComponent('*/5 * * * *');
+  const status = await fetch(`${apiUrl}/cdn-cgi/local/scheduled?cron=${cron}`, { signal: AbortSignal.timeout(120_000) }).then((r) => (r.body?.cancel(), r.status), () => 0);
+  if (status !== 200) throw new Error(`pool pre-warm: the scheduled trigger answered ${status}`);
   let last = 0;
   while (Date.now() < deadline && !ctx.signal.aborted) {
     const s = await poolStats(ctx, apiUrl);
@@ -138,14 +148,17 @@ export function expectedTasks(tag: string, agents: number, rounds: number, repos
 export async function runScenario(ctx: RunContext, spec: ScenarioSpec, index: number, floorPush: Pcts | null): Promise<ScenarioResult> {
   const tag = `s${index}-${spec.mode}-${spec.agents}x${spec.repos}`;
   const repos = await makeRepos(ctx, `${ctx.runId}-${tag}`, spec.repos);
-  const vars = scenarioVars(spec, ctx);
+  const vars = scenarioVars(spec, ctx, repos.map((r) => r.url));
   const logFile = path.join(ctx.outDir, `worker-${tag}.log`);
-  ctx.log(`[${spec.name}] starting wrangler dev (${Object.entries(vars).filter(([k]) => k.startsWith('POOL') || k === 'MAX_SANDBOXES').map(([k, v]) => `${k}=${v}`).join(' ')})`);
-  const worker = await startWorker({ root: ctx.root, vars: { ...ctx.stack.bindings, ...vars }, dir: path.join(ctx.tmpDir, tag), logFile });
+  ctx.log(`[${spec.name}] starting wrangler dev (${Object.entries(vars).filter(([k]) => (k.startsWith('POOL') || k === 'MAX_SANDBOXES') && k !== 'POOL_MAX').map(([k, v]) => `${k}=${v}`).join(' ')})`);
+  const worker = await startWorker({ root: ctx.root, config: ctx.workerConfig, vars: { ...ctx.stack.bindings, ...vars }, dir: path.join(ctx.tmpDir, tag), logFile });
   let records: TaskRecord[] = [];
   let prewarmS: number | null = null;
   let wallS = 0;
   let counters: Record<string, number> = {};
+  let cpu: CpuProfile | null = null;
+  let procs: ProcCounts | null = null;
+  let after: { leases_active?: number; members: Record<string, number>; counters: Record<string, number> } = { members: {}, counters: {} };
   try {
     await ensureKeys(ctx, worker.url, spec.agents);
     if (spec.mode === 'pooled') {
@@ -155,12 +168,17 @@ export async function runScenario(ctx: RunContext, spec: ScenarioSpec, index: nu
     const before = (await poolStats(ctx, worker.url)).counters;
     const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.scenarioTimeoutMs)]);
     ctx.log(`[${spec.name}] running ${spec.agents} agents × ${spec.rounds} rounds on ${spec.repos} repo(s)`);
+    const roots = { stackPid: ctx.stack.pid, wranglerPid: worker.pid };
+    const cpu0 = sampleCpu(roots);
+    const sampler = startProcSampler();
     const t0 = performance.now();
-    records = await runAgents({ apiUrl: worker.url, keys: ctx.keys.slice(0, spec.agents), repos, rounds: spec.rounds, tag: `${ctx.runId}-${tag}`, retries: ctx.retries, signal });
+    records = await runAgents({ apiUrl: worker.url, keys: ctx.keys.slice(0, spec.agents), repos, rounds: spec.rounds, tag: `${ctx.runId}-${tag}`, retries: ctx.retries, thinkMs: ctx.thinkMs, signal });
     wallS = (performance.now() - t0) / 1000;
+    cpu = cpuDiff(cpu0, sampleCpu(roots), os.cpus().length);
+    procs = sampler.stop();
     if (signal.aborted && !ctx.signal.aborted) ctx.log(`[${spec.name}] stopped at the scenario time limit (${ctx.scenarioTimeoutMs / 1000} s)`);
-    const after = (await poolStats(ctx, worker.url)).counters;
-    counters = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => v !== 0));
+    after = await poolStats(ctx, worker.url);
+    counters = Object.fromEntries(Object.entries(after.counters).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => v !== 0));
   } finally {
     await worker.stop();
     const killed = await killAllSandboxes(ctx.stack.info).catch((e) => (ctx.log(`[${spec.name}] sandbox cleanup: ${e}`), 0));
@@ -188,12 +206,17 @@ export async function runScenario(ctx: RunContext, spec: ScenarioSpec, index: nu
     success_rate: Number(rate(sum.tasks_ok, planned).toFixed(4)),
     commits_expected: landed.commits_expected,
     commits_found: landed.commits_found,
+    busy_ms: sum.busy_ms,
+    think_ms: ctx.thinkMs,
     warm_lease_ms: sum.warm_lease_ms,
     cold_lease_ms: sum.cold_lease_ms,
+    lease_ms_by_source: sum.lease_ms_by_source,
     write_ms: sum.write_ms,
     release_ms: sum.release_ms,
     lock_wait_ms: sum.lock_wait_ms,
     push_attempts_mean: sum.push_attempts_mean === null ? null : Number(sum.push_attempts_mean.toFixed(3)),
+    batch_size_mean: sum.batch_size_mean === null ? null : Number(sum.batch_size_mean.toFixed(2)),
+    batch_size_max: sum.batch_size_max,
     lease_sources: sum.lease_sources,
     commits_lost: landed.lost,
     commits_duplicated: landed.duplicates,
@@ -206,6 +229,9 @@ export async function runScenario(ctx: RunContext, spec: ScenarioSpec, index: nu
     floor_push_ms: floorPush,
     profile,
     pool_counters: counters,
+    pool_after: { leases_active: after.leases_active ?? null, members: after.members },
+    cpu,
+    procs,
     settings: vars,
   };
 }

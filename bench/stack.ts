@@ -9,6 +9,7 @@ import { alive, onCleanup, sleep } from './cleanup.ts';
 
 /** A running stack child. */
 export interface StackProcess {
+  pid: number | undefined;
   info: StackInfo;
   /** The Worker env that points it at this stack (secrets and URLs). */
   bindings: Record<string, string>;
@@ -52,6 +53,7 @@ export async function startStackProcess(opts: StackProcessOptions): Promise<Stac
     const parsed = JSON.parse(line) as { info: StackInfo; bindings: Record<string, string> };
     return {
       ...parsed,
+      pid: child.pid,
       stop: async () => {
         unregister();
         await stop();
@@ -87,15 +89,15 @@ export async function setCreateLatency(info: StackInfo, ms: number): Promise<voi
 /** Kills every sandbox on the local E2B host and waits (bounded) until none is left. */
 export async function killAllSandboxes(info: StackInfo, timeoutMs = 30_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
-  let killed = 0;
+  const killed = new Set<string>();
   while (Date.now() < deadline) {
     const r = await e2b(info, 'GET', '/sandboxes?state=running,paused');
     const list = (await r.json()) as { sandboxID: string }[];
-    if (!list.length) return killed;
+    if (!list.length) return killed.size;
     for (let i = 0; i < list.length; i += 20) {
       await Promise.all(list.slice(i, i + 20).map((s) => e2b(info, 'DELETE', `/sandboxes/${s.sandboxID}`).then((x) => x.body?.cancel(), () => {})));
     }
-    killed += list.length;
+    for (const s of list) killed.add(s.sandboxID);
     await sleep(250);
   }
   throw new Error(`sandboxes still alive ${timeoutMs} ms after killing them`);

@@ -1,5 +1,5 @@
 // Percentiles and the per-scenario summary computed from task records.
-import type { TaskRecord } from './agents.ts';
+import { busyMs, type TaskRecord } from './agents.ts';
 
 /** p50/p90/p99 in milliseconds (null when there were no samples). */
 export interface Pcts {
@@ -49,11 +49,17 @@ export interface TaskSummary {
   /** Lease latency of leases served by an existing sandbox (warm or affinity): the "warm lease". */
   warm_lease_ms: Pcts;
   cold_lease_ms: Pcts;
+  lease_ms_by_source: Record<string, Pcts>;
   write_ms: Pcts;
   push_ms: Pcts;
   release_ms: Pcts;
   task_ms: Pcts;
+  /** Task time without think time: lease + write + push + release. */
+  busy_ms: Pcts;
   push_attempts_mean: number | null;
+  /** Mean and max batch size seen by successful pushes (1 = landed alone). */
+  batch_size_mean: number | null;
+  batch_size_max: number | null;
   lock_wait_ms: Pcts;
   lease_sources: Record<string, number>;
   /** Error codes seen per step (retried ones included), e.g. {"push:REPO_LOCKED": 3}. */
@@ -73,11 +79,17 @@ export function summarize(records: readonly TaskRecord[]): TaskSummary {
     lease_ms: pcts(records.filter((r) => r.leaseId || r.lease_source).map((r) => r.lease_ms)),
     warm_lease_ms: pcts(warm.map((r) => r.lease_ms)),
     cold_lease_ms: pcts(cold.map((r) => r.lease_ms)),
+    lease_ms_by_source: Object.fromEntries(
+      [...new Set(records.map((r) => r.lease_source).filter((x): x is string => !!x))].map((src) => [src, pcts(records.filter((r) => r.lease_source === src).map((r) => r.lease_ms))]),
+    ),
     write_ms: pcts(records.map((r) => r.write_ms)),
     push_ms: pcts(pushed.map((r) => r.push_ms)),
     release_ms: pcts(records.map((r) => r.release_ms)),
     task_ms: pcts(records.filter((r) => r.ok).map((r) => r.task_ms)),
+    busy_ms: pcts(records.filter((r) => r.ok).map(busyMs)),
     push_attempts_mean: mean(pushed.map((r) => r.push_attempts)),
+    batch_size_mean: mean(pushed.map((r) => r.batch_size)),
+    batch_size_max: pushed.some((r) => r.batch_size !== undefined) ? Math.max(...pushed.map((r) => r.batch_size ?? 0)) : null,
     lock_wait_ms: pcts(pushed.map((r) => r.lock_wait_ms)),
     lease_sources: countBy(records, (r) => r.lease_source),
     errors,

@@ -1,6 +1,7 @@
 // Checks the remotes with git, straight against the bare repos in the stack's git_root: which of the
 // expected commits landed on main, whether any landed twice, whether a reported commit is missing.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { TaskRecord } from './agents.ts';
 
@@ -31,6 +32,7 @@ export async function verifyLanded(gitRoot: string, repoNames: string[], expecte
   const res: Landed = { commits_expected: expected.length, commits_found: 0, duplicates: 0, files_missing: 0, lost: 0 };
   for (const name of repoNames) {
     const dir = path.join(gitRoot, `${name}.git`);
+    if (!existsSync(dir)) continue;
     const subjects = new Map<string, number>();
     for (const s of (await git(dir, 'log', '--format=%s', 'main')).split('\n')) if (s) subjects.set(s, (subjects.get(s) ?? 0) + 1);
     const files = new Set((await git(dir, 'ls-tree', '-r', '--name-only', 'main')).split('\n'));

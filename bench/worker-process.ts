@@ -1,16 +1,39 @@
 // Runs the Worker under `wrangler dev` for one scenario: vars and secrets go through a private temp
 // --env-file (so the repo's .dev.vars is neither read nor touched), DO state is persisted to a fresh
-// temp dir, and wrangler runs in its own process group so it can be stopped as a whole.
-import { spawn, type ChildProcess } from 'node:child_process';
+// temp dir, and wrangler runs in its own process group so it can be stopped as a whole. The Worker is
+// bundled once per run (bundleWorker), so every scenario runs the same code and edits to src/ during
+// the run neither reload the Worker mid-scenario nor mix builds.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { alive, freePort, onCleanup, sleep, stopGroup, trackGroup } from './cleanup.ts';
 
+/**
+ * Bundles src/ with `wrangler deploy --dry-run --outdir` and writes a copy of wrangler.toml whose
+ * `main` is that bundle; returns the copy's path (run it with --no-bundle).
+ */
+export async function bundleWorker(root: string, outDir: string): Promise<string> {
+  await mkdir(outDir, { recursive: true });
+  const wranglerBin = path.join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
+  await new Promise<void>((resolve, reject) => {
+    execFile(process.execPath, [wranglerBin, 'deploy', '--dry-run', '--outdir', outDir, '--config', path.join(root, 'wrangler.toml')], {
+      cwd: root, timeout: 180_000, maxBuffer: 16 << 20, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+    }, (err, _stdout, stderr) => (err ? reject(new Error(`bundling the Worker failed: ${String(stderr).slice(-2000) || err.message}`)) : resolve()));
+  });
+  const toml = await readFile(path.join(root, 'wrangler.toml'), 'utf8');
+  if (!/^main\s*=.*$/m.test(toml)) throw new Error('wrangler.toml has no `main` line');
+  const config = path.join(outDir, 'wrangler.toml');
+  await writeFile(config, toml.replace(/^main\s*=.*$/m, 'main = "worker.js"'));
+  return config;
+}
+
 /** Options of startWorker. */
 export interface WorkerOptions {
-  /** Repository root (holds wrangler.toml). */
+  /** Repository root (wrangler's node_modules). */
   root: string;
+  /** The bundled config from bundleWorker. */
+  config: string;
   /** Vars and secrets for the Worker; written to a 0600 env file. */
   vars: Record<string, string>;
   /** Scratch directory of this run (env file, DO state). */
@@ -22,6 +45,8 @@ export interface WorkerOptions {
 /** A running `wrangler dev`. */
 export interface WorkerProcess {
   url: string;
+  /** wrangler's pid (leader of its process group: wrangler, workerd). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -39,10 +64,11 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
   const wranglerBin = path.join(opts.root, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
   const args = [
     wranglerBin, 'dev',
-    '--config', path.join(opts.root, 'wrangler.toml'),
+    '--config', opts.config, '--no-bundle',
     '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
     '--persist-to', persist, '--env-file', envFile,
-    '--test-scheduled', '--show-interactive-dev-session=false', '--log-level', 'info',
+    // Default log level ("log"): the Worker's console.log JSON lines reach the log file.
+    '--show-interactive-dev-session=false',
   ];
   // wrangler also reads process.env for keys named in [vars]/[secrets]: drop those so the env file rules.
   const env: NodeJS.ProcessEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: 'true' };
@@ -73,6 +99,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
   }
   return {
     url,
+    pid: child.pid,
     stop: async () => {
       unregister();
       await stop();

@@ -82,8 +82,8 @@ export async function createLease(ctx: ServiceContext, agentId: string, input: C
     if (!got.ok) throw acquireError(got);
     if (got.existing) return leaseView(got.lease);
     const lease = got.lease;
-    await insertLeaseRow(ctx.db(), lease, 1);
     try {
+      await insertLeaseRow(ctx.db(), lease, 1);
       const prepared = await prepare(ctx, lease, repo.host);
       const ready = await pool.markReady(lease.id, prepared.workdir, prepared.home);
       await patchLeaseRows(ctx.env, ctx.db(), [lease.id], { status: 'ready', lastOperation: 'clone', workdir: prepared.workdir });
@@ -91,8 +91,9 @@ export async function createLease(ctx: ServiceContext, agentId: string, input: C
       return leaseView(ready ?? lease);
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
+      // The lease must not stay half-made in the pool, whatever failed (database or sandbox).
       await pool.markFailed(lease.id, 'prepare_failed');
-      await patchLeaseRows(ctx.env, ctx.db(), [lease.id], { status: 'error', lastOperation: 'clone', error: (e as AppError).internal ?? msg });
+      await patchLeaseRows(ctx.env, ctx.db(), [lease.id], { status: 'error', lastOperation: 'clone', error: (e as AppError).internal ?? msg }).catch(() => undefined);
       if (e instanceof AppError && e.code === 'SANDBOX_UNAVAILABLE' && attempt < 3) continue;
       throw e;
     }
