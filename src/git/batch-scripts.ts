@@ -1,6 +1,6 @@
 // Scripts of batched landing on the base branch: each pusher parks its commits on a private queue
 // ref; the lock holder lands every queued entry in one fetch, a rebase each, and one atomic push.
-import { EXIT } from './scripts.ts';
+import { EXIT, REJECTED_OUTPUT } from './scripts.ts';
 
 /** Prefix of the private refs that hold queued entries on the remote. */
 export const QUEUE_PREFIX = 'refs/git-sandbox/queue';
@@ -63,7 +63,7 @@ git worktree remove --force "$wt" >/dev/null 2>&1; rm -rf "$wt"
 for id in $GS_IDS; do git update-ref -d "refs/git-sandbox/fetched/$id" 2>/dev/null; done
 if [ $rc -ne 0 ]; then
   echo "$out" >&2
-  case "$out" in *rejected*|*"fetch first"*|*non-fast-forward*|*"stale info"*|*"cannot lock ref"*|*"failed to update ref"*|*atomic*) exit ${EXIT.REJECTED} ;; esac
+  case "$out" in ${REJECTED_OUTPUT}) exit ${EXIT.REJECTED} ;; esac
   fail push
 fi
 echo "__GS_TIP=$tip"`;

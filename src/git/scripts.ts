@@ -2,6 +2,9 @@
 // env var (GS_*), never through string interpolation, so nothing an agent sends is parsed as shell.
 import { ASKPASS_REL, ASKPASS_SCRIPT, q } from './shell.ts';
 
+/** `case` patterns of git push output that mean the ref moved under us (retry from the fetch). */
+export const REJECTED_OUTPUT = '*rejected*|*"fetch first"*|*non-fast-forward*|*"stale info"*|*"cannot lock ref"*|*"failed to update ref"*|*atomic*';
+
 /** Exit codes the scripts use for expected outcomes. */
 export const EXIT = { CONFLICT: 3, REJECTED: 4, NOTHING: 5, CLONE: 6, NO_REPO: 7 } as const;
 
@@ -128,7 +131,7 @@ echo "__GS_COMMIT=$after"
 [ "$before" = "$after" ] && echo "__GS_REBASED=0" || echo "__GS_REBASED=1"
 if [ $rc -ne 0 ]; then
   echo "$out" >&2
-  case "$out" in *rejected*|*"fetch first"*|*non-fast-forward*|*"stale info"*|*"cannot lock ref"*|*"failed to update ref"*) exit ${EXIT.REJECTED} ;; esac
+  case "$out" in ${REJECTED_OUTPUT}) exit ${EXIT.REJECTED} ;; esac
   fail push
 fi
 echo "__GS_PUSHED=1"`;
