@@ -15,7 +15,7 @@ const TEST_VARS: Record<string, string> = {
   CREATE_PER_SEC: '20',
   LEASE_WAIT_MS: '3000',
   SANDBOX_TTL_S: '600',
-  LOCK_WAIT_MS: '30000',
+  LOCK_WAIT_MS: '8000',
   MAX_LEASES_PER_AGENT: '5',
   LOG_LEVEL: 'warn',
 };

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { createDb } from '../../src/db/client.ts';
+import { lockName } from '../../src/lock/decide.ts';
 import { call, callJson, env, newAgent, newRepo, oracle, remoteGit } from './helpers.ts';
 
 async function lease(key: string, repoUrl: string) {
@@ -195,5 +196,22 @@ describe('git workflows', () => {
     expect(refs.body.error.code).toBe('INVALID_REF');
     const st = await callJson('GET', `/v1/sandboxes/${l.id}/status`, { key });
     expect(st.body.untracked).toEqual(['escape', 'up']);
+  });
+
+  it('answers 423 REPO_LOCKED with Retry-After and the queue position when the lock stays held', async () => {
+    const repo = await newRepo();
+    const { key } = await newAgent('locked');
+    const l = await lease(key, repo.url);
+    await put(key, l.id, 'x.txt', 'x\n');
+    const lock = env.REPO_LOCK.get(env.REPO_LOCK.idFromName(lockName(new URL(repo.url).host + '/' + repo.name, l.agent_branch)));
+    const held = await lock.acquire('someone-else', { ttlMs: 60_000, waitMs: 0 });
+    expect(held.ok).toBe(true);
+    const r = await callJson('POST', `/v1/sandboxes/${l.id}/push`, { key, body: { message: 'x' } });
+    expect(r.status).toBe(423);
+    expect(r.body.error).toMatchObject({ code: 'REPO_LOCKED', position: 1 });
+    expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+    if (held.ok) await lock.release(held.token);
+    const again = await callJson('POST', `/v1/sandboxes/${l.id}/push`, { key, body: { message: 'x' } });
+    expect(again.status).toBe(200);
   });
 });
