@@ -30,6 +30,8 @@ export class PoolCoordinator extends DurableObject<Env> {
   #waiters: Waiter[] = [];
   #waiterSeq = 0;
   #recentCreates: number[] = [];
+  // Scrubs running in this incarnation; a 'scrubbing' member missing here was orphaned by an eviction.
+  #scrubs = new Map<string, Promise<void>>();
   // Concurrent requests with the same idempotency key share one acquisition.
   #pendingIdem = new Map<string, Promise<AcquireResult>>();
 
@@ -255,6 +257,7 @@ export class PoolCoordinator extends DurableObject<Env> {
   async #maintain(now: number): Promise<void> {
     const s = this.settings();
     for (const l of this.#rows<LeaseRecord>(`SELECT * FROM leases WHERE status IN ${ACTIVE} AND expires_at <= ?`, now)) await this.#expireLease(l);
+    for (const m of this.#members().filter((x) => x.state === 'scrubbing' && !this.#scrubs.has(x.sandbox_id))) await this.#terminate(m.sandbox_id, 'scrub_lost');
     const idle = this.#members().filter((m) => m.state === 'idle');
     const retiring = idle.filter((m) => m.retire_at <= now);
     const keep = idle.filter((m) => m.retire_at > now).sort((a, b) => b.created_at - a.created_at);
@@ -304,6 +307,19 @@ export class PoolCoordinator extends DurableObject<Env> {
       return;
     }
     this.#sql.exec(`UPDATE members SET state='scrubbing', lease_id=NULL WHERE sandbox_id=?`, m.sandbox_id);
+    // The caller (a DELETE, an expiry) does not wait for the scrub; the member turns idle when it is done.
+    const done = this.#scrubAndReturn(m.sandbox_id, s).finally(() => this.#scrubs.delete(m.sandbox_id));
+    this.#scrubs.set(m.sandbox_id, done);
+    this.ctx.waitUntil(done);
+  }
+
+  /** Waits for every scrub in flight (tests, graceful operations). */
+  async drain(): Promise<void> {
+    await Promise.all([...this.#scrubs.values()]);
+  }
+
+  async #scrubAndReturn(sandboxId: string, s: PoolSettings): Promise<void> {
+    const m = { sandbox_id: sandboxId };
     const clean = await scrubSandbox(this.#p, m.sandbox_id, this.#idleTimeoutMs(s)).catch((e) => {
       this.#log.warn('scrub_failed', { sandbox: m.sandbox_id, error: String(e) });
       return false;

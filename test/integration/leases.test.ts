@@ -56,6 +56,7 @@ describe('leases', () => {
     expect(first.status).toBe(201);
     await exec(key, first.body.id, 'echo junk > junk.txt && echo x >> README.md && git add README.md && mkdir -p ~/stray && git checkout -b side && (sleep 3001 &)');
     expect((await call('DELETE', `/v1/sandboxes/${first.body.id}`, { key })).status).toBe(204);
+    await pool().drain();
     const second = await lease(key, repo.url);
     expect(second.status).toBe(201);
     expect(second.body.lease_source).toBe('affinity');
