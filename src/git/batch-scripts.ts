@@ -71,9 +71,12 @@ echo "__GS_TIP=$tip"`;
 
 /** Moves the lease's branch to the landed commit (keeping uncommitted files) once it is on the base. */
 export function syncLandedScript(): string {
+  // The lander already has the objects (its scratch worktree made them); others fetch them.
+  // The remote-tracking ref moves at least to the landed commit, so status shows nothing ahead.
   return `cd "$GS_WORKDIR" || exit 1
-git fetch --quiet --no-tags origin "+refs/heads/$GS_BASE:refs/remotes/origin/$GS_BASE" || exit 1
-git reset --quiet --keep "$GS_COMMIT"`;
+git cat-file -e "$GS_COMMIT^{commit}" 2>/dev/null || git fetch --quiet --no-tags origin "+refs/heads/$GS_BASE:refs/remotes/origin/$GS_BASE" || exit 1
+git merge-base --is-ancestor "$GS_COMMIT" "refs/remotes/origin/$GS_BASE" 2>/dev/null || git update-ref "refs/remotes/origin/$GS_BASE" "$GS_COMMIT"
+[ "$(git rev-parse HEAD)" = "$GS_COMMIT" ] || git reset --quiet --keep "$GS_COMMIT"`;
 }
 
 /** One entry's outcome parsed from landBatchScript's output. */

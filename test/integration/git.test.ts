@@ -88,6 +88,10 @@ describe('git workflows', () => {
     const tree = await remoteGit(repo.name, 'ls-tree', '-r', '--name-only', 'main');
     expect(tree).toContain('a.txt');
     expect(tree).toContain('b.txt');
+    // The lease's branch now sits on the landed commit, with nothing left to push.
+    const head = await callJson('POST', `/v1/sandboxes/${l.id}/exec`, { key, body: { command: 'git rev-parse HEAD' } });
+    expect(head.body.stdout.trim()).toBe(r.body.commit);
+    expect((await callJson('GET', `/v1/sandboxes/${l.id}/status`, { key })).body).toMatchObject({ ahead: 0, clean: true });
   });
 
   it('pushes the agent branch with a lease check and records the operation', async () => {
