@@ -5,12 +5,13 @@ import { parseConfig } from '../config.ts';
 import { randomId } from '../lib/crypto.ts';
 import { componentLogger } from '../lib/do-logger.ts';
 import type { Logger } from '../lib/log.ts';
-import { createDelayMs, pickIdle, refillCount, retireAt, type Member } from '../pool/decide.ts';
+import { createDelayMs, pickIdle, refillCount, retireAt } from '../pool/decide.ts';
 import type { AcquireRequest, AcquireResult, LeaseLookup, LeaseRecord, PoolSettings, PoolStats } from '../pool/types.ts';
 import { createSandbox, isAlive, killSandbox, listSandboxIds, providerOptions, type ProviderOptions } from '../sandbox/provider.ts';
 import { precloneSandbox, scrubSandbox, setupSandbox } from '../sandbox/maintenance.ts';
 import { markLeaseRows } from '../db/lease-rows.ts';
 import { settingsFromConfig, SCHEMA_SQL } from '../pool/storage.ts';
+import { PoolStore } from '../pool/store.ts';
 
 interface Waiter {
   id: number;
@@ -25,6 +26,7 @@ const ACTIVE = `('initializing','ready','in_use')`;
 /** The pool coordinator DO: leases, warm pool, refill, expiry and health. */
 export class PoolCoordinator extends DurableObject<Env> {
   #sql: SqlStorage;
+  #db: PoolStore;
   #log: Logger;
   #provider: ProviderOptions | null = null;
   #waiters: Waiter[] = [];
@@ -38,6 +40,7 @@ export class PoolCoordinator extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
+    this.#db = new PoolStore(ctx.storage.sql);
     this.#log = componentLogger(env, 'pool');
     ctx.blockConcurrencyWhile(async () => {
       for (const stmt of SCHEMA_SQL) this.#sql.exec(stmt);
@@ -79,10 +82,10 @@ export class PoolCoordinator extends DurableObject<Env> {
     await this.#ensureAlarm();
     // Invariant: one idempotency key maps to one lease, checked and claimed in this same block.
     if (req.idemKey) {
-      const prev = this.#rows<LeaseRecord>(`SELECT * FROM leases WHERE agent_id=? AND idem_key=?`, req.agentId, req.idemKey)[0];
+      const prev = this.#db.rows<LeaseRecord>(`SELECT * FROM leases WHERE agent_id=? AND idem_key=?`, req.agentId, req.idemKey)[0];
       if (prev) return { ok: true, lease: prev, existing: true, waitedMs: 0 };
     }
-    const active = this.#one(`SELECT count(*) AS n FROM leases WHERE agent_id=? AND status IN ${ACTIVE}`, req.agentId);
+    const active = this.#db.one(`SELECT count(*) AS n FROM leases WHERE agent_id=? AND status IN ${ACTIVE}`, req.agentId);
     if (active >= s.maxLeasesPerAgent) {
       return { ok: false, reason: 'agent_limit', message: `agent already holds ${active} leases (MAX_LEASES_PER_AGENT=${s.maxLeasesPerAgent})`, retryAfterS: 5 };
     }
@@ -90,14 +93,14 @@ export class PoolCoordinator extends DurableObject<Env> {
     const immediate = await this.#tryServe(req, s, t0);
     if (immediate) return immediate;
     if (this.#waiters.length >= s.maxWaiters) {
-      this.#inc('lease_rejections_total{reason="queue_full"}');
+      this.#db.inc('lease_rejections_total{reason="queue_full"}');
       return { ok: false, reason: 'queue_full', message: `the pool wait queue is full (${s.maxWaiters})`, retryAfterS: 5 };
     }
     return new Promise<AcquireResult>((resolve) => {
       const id = ++this.#waiterSeq;
       const timer = setTimeout(() => {
         this.#waiters = this.#waiters.filter((w) => w.id !== id);
-        this.#inc('lease_rejections_total{reason="exhausted"}');
+        this.#db.inc('lease_rejections_total{reason="exhausted"}');
         resolve({ ok: false, reason: 'exhausted', message: `no sandbox became free within ${s.leaseWaitMs} ms`, retryAfterS: Math.max(1, Math.ceil(s.leaseWaitMs / 2000)) });
       }, s.leaseWaitMs);
       this.#waiters.push({ id, req, enqueuedAt: t0, resolve, timer });
@@ -108,35 +111,35 @@ export class PoolCoordinator extends DurableObject<Env> {
   async #tryServe(req: AcquireRequest, s: PoolSettings, t0: number): Promise<AcquireResult | null> {
     if (req.mode === 'pooled') {
       // Invariant: an idle member is handed to exactly one lease (state flips in this block).
-      const pick = pickIdle(this.#members(), req.repoKey);
+      const pick = pickIdle(this.#db.members(), req.repoKey);
       if (pick) {
-        const lease = this.#insertLease(req, pick.member.sandbox_id, pick.source, pick.member.home, s);
+        const lease = this.#db.insertLease(req, pick.member.sandbox_id, pick.source, pick.member.home, s);
         this.#sql.exec(`UPDATE members SET state='leased', lease_id=? WHERE sandbox_id=?`, lease.id, pick.member.sandbox_id);
-        this.#countLease(lease, Date.now() - t0, true);
+        this.#db.countLease(lease, Date.now() - t0, true);
         return { ok: true, lease, existing: false, waitedMs: Date.now() - t0 };
       }
     }
-    if (this.#total() >= s.maxSandboxes) return null;
+    if (this.#db.total() >= s.maxSandboxes) return null;
     const created = await this.#createMember(req.mode, s, true);
     if (!created.ok) return { ok: false, reason: 'provider', message: created.message, retryAfterS: 2 };
-    const lease = this.#insertLease(req, created.sandboxId, 'cold', created.home, s);
+    const lease = this.#db.insertLease(req, created.sandboxId, 'cold', created.home, s);
     this.#sql.exec(`UPDATE members SET state='leased', lease_id=? WHERE sandbox_id=?`, lease.id, created.sandboxId);
-    this.#countLease(lease, Date.now() - t0, false);
+    this.#db.countLease(lease, Date.now() - t0, false);
     return { ok: true, lease, existing: false, waitedMs: Date.now() - t0 };
   }
 
   /** Records the prepared workdir; the lease becomes ready. */
   async markReady(leaseId: string, workdir: string, home: string): Promise<LeaseRecord | null> {
-    const lease = this.#lease(leaseId);
+    const lease = this.#db.lease(leaseId);
     if (!lease || lease.status !== 'initializing') return lease;
     this.#sql.exec(`UPDATE leases SET status='ready', workdir=?, home=? WHERE id=?`, workdir, home, leaseId);
     this.#sql.exec(`UPDATE members SET repo_key=?, home=? WHERE sandbox_id=?`, lease.repo_key, home, lease.sandbox_id);
-    return this.#lease(leaseId);
+    return this.#db.lease(leaseId);
   }
 
   /** Marks a lease failed and terminates its sandbox (it is in an unknown state). */
   async markFailed(leaseId: string, reason: string): Promise<void> {
-    const lease = this.#lease(leaseId);
+    const lease = this.#db.lease(leaseId);
     if (!lease) return;
     this.#sql.exec(`UPDATE leases SET status='error' WHERE id=?`, leaseId);
     await this.#terminate(lease.sandbox_id, reason);
@@ -145,12 +148,12 @@ export class PoolCoordinator extends DurableObject<Env> {
 
   /** Looks up a caller's lease; `touch` marks it in use. Expired and foreign leases come back as reasons. */
   async lookup(leaseId: string, agentId: string, touch = false): Promise<LeaseLookup> {
-    const lease = this.#lease(leaseId);
+    const lease = this.#db.lease(leaseId);
     if (!lease || lease.agent_id !== agentId) return { ok: false, reason: 'not_found' };
     if (lease.status === 'expired' || lease.status === 'terminated' || lease.status === 'error') return { ok: false, reason: lease.status, lease };
     if (lease.expires_at <= Date.now()) {
       await this.#expireLease(lease);
-      return { ok: false, reason: 'expired', lease: this.#lease(leaseId) ?? lease };
+      return { ok: false, reason: 'expired', lease: this.#db.lease(leaseId) ?? lease };
     }
     if (touch && lease.status === 'ready') {
       this.#sql.exec(`UPDATE leases SET status='in_use' WHERE id=?`, leaseId);
@@ -161,7 +164,7 @@ export class PoolCoordinator extends DurableObject<Env> {
 
   /** The caller's leases that are still active. */
   async list(agentId: string): Promise<LeaseRecord[]> {
-    return this.#rows<LeaseRecord>(`SELECT * FROM leases WHERE agent_id=? AND status IN ${ACTIVE} ORDER BY created_at`, agentId);
+    return this.#db.rows<LeaseRecord>(`SELECT * FROM leases WHERE agent_id=? AND status IN ${ACTIVE} ORDER BY created_at`, agentId);
   }
 
   /** Extends a lease to now + ttlS. */
@@ -176,7 +179,7 @@ export class PoolCoordinator extends DurableObject<Env> {
 
   /** Ends a lease: the sandbox is scrubbed and returned to the pool, or terminated. */
   async release(leaseId: string, agentId: string): Promise<LeaseLookup> {
-    const lease = this.#lease(leaseId);
+    const lease = this.#db.lease(leaseId);
     if (!lease || lease.agent_id !== agentId) return { ok: false, reason: 'not_found' };
     if (lease.status === 'terminated' || lease.status === 'expired' || lease.status === 'error') return { ok: false, reason: lease.status, lease };
     this.#sql.exec(`UPDATE leases SET status='terminated' WHERE id=?`, leaseId);
@@ -186,7 +189,7 @@ export class PoolCoordinator extends DurableObject<Env> {
 
   /** Reports that a lease's sandbox is unusable: the lease is marked error and the sandbox replaced. */
   async reportBroken(leaseId: string, reason: string): Promise<void> {
-    this.#inc('health_failures_total{where="lease"}');
+    this.#db.inc('health_failures_total{where="lease"}');
     await this.markFailed(leaseId, reason);
   }
 
@@ -194,31 +197,31 @@ export class PoolCoordinator extends DurableObject<Env> {
   async stats(): Promise<PoolStats> {
     await this.#ensureAlarm();
     const members: Record<string, number> = {};
-    for (const r of this.#rows<{ state: string; mode: string; n: number }>(`SELECT state, mode, count(*) AS n FROM members GROUP BY state, mode`)) {
+    for (const r of this.#db.rows<{ state: string; mode: string; n: number }>(`SELECT state, mode, count(*) AS n FROM members GROUP BY state, mode`)) {
       members[`${r.state}:${r.mode}`] = r.n;
     }
     const counters: Record<string, number> = {};
-    for (const r of this.#rows<{ name: string; value: number }>(`SELECT name, value FROM counters`)) counters[r.name] = r.value;
+    for (const r of this.#db.rows<{ name: string; value: number }>(`SELECT name, value FROM counters`)) counters[r.name] = r.value;
     return {
       members,
       waiters: this.#waiters.length,
-      leases_active: this.#one(`SELECT count(*) AS n FROM leases WHERE status IN ${ACTIVE}`),
+      leases_active: this.#db.one(`SELECT count(*) AS n FROM leases WHERE status IN ${ACTIVE}`),
       counters,
       settings: this.settings(),
-      idle: this.#rows<{ sandbox_id: string; repo_key: string | null }>(`SELECT sandbox_id, repo_key FROM members WHERE state='idle' ORDER BY created_at`),
+      idle: this.#db.rows<{ sandbox_id: string; repo_key: string | null }>(`SELECT sandbox_id, repo_key FROM members WHERE state='idle' ORDER BY created_at`),
     };
   }
 
   /** Health sweep (cron, every 5 min): replaces dead idle members, fails leases whose sandbox died. */
   async healthCheck(): Promise<{ checked: number; dead: number }> {
-    const members = this.#members().filter((m) => m.state === 'idle' || m.state === 'leased');
+    const members = this.#db.members().filter((m) => m.state === 'idle' || m.state === 'leased');
     let dead = 0;
     await Promise.all(
       members.map(async (m) => {
         const alive = await isAlive(this.#p, m.sandbox_id).catch(() => true);
         if (alive) return;
         dead++;
-        this.#inc('health_failures_total{where="sweep"}');
+        this.#db.inc('health_failures_total{where="sweep"}');
         if (m.lease_id) this.#sql.exec(`UPDATE leases SET status='error' WHERE id=? AND status IN ${ACTIVE}`, m.lease_id);
         if (m.lease_id) await markLeaseRows(this.env, [m.lease_id], { status: 'error', lastOperation: 'health_check', error: 'sandbox died' }, this.#log);
         await this.#terminate(m.sandbox_id, 'health');
@@ -231,13 +234,13 @@ export class PoolCoordinator extends DurableObject<Env> {
   /** Cleanup sweep (cron, every 10 min): expires overdue leases and kills provider sandboxes this pool does not know. */
   async cleanup(): Promise<{ expired: number; orphans: number }> {
     const now = Date.now();
-    const overdue = this.#rows<LeaseRecord>(`SELECT * FROM leases WHERE status IN ${ACTIVE} AND expires_at <= ?`, now);
+    const overdue = this.#db.rows<LeaseRecord>(`SELECT * FROM leases WHERE status IN ${ACTIVE} AND expires_at <= ?`, now);
     for (const l of overdue) await this.#expireLease(l);
-    const known = new Set(this.#members().map((m) => m.sandbox_id));
+    const known = new Set(this.#db.members().map((m) => m.sandbox_id));
     const listed = await listSandboxIds(this.#p, { service: 'git-sandbox', pool: this.#poolName() }).catch(() => []);
     const orphans = listed.filter((id) => !known.has(id));
     await Promise.all(orphans.map((id) => killSandbox(this.#p, id).catch(() => false)));
-    for (const _ of orphans) this.#inc('terminations_total{reason="orphan"}');
+    for (const _ of orphans) this.#db.inc('terminations_total{reason="orphan"}');
     // Purge lease records older than a week; Postgres keeps the history.
     this.#sql.exec(`DELETE FROM leases WHERE status NOT IN ${ACTIVE} AND expires_at < ?`, now - 7 * 86_400_000);
     return { expired: overdue.length, orphans: orphans.length };
@@ -256,14 +259,14 @@ export class PoolCoordinator extends DurableObject<Env> {
 
   async #maintain(now: number): Promise<void> {
     const s = this.settings();
-    for (const l of this.#rows<LeaseRecord>(`SELECT * FROM leases WHERE status IN ${ACTIVE} AND expires_at <= ?`, now)) await this.#expireLease(l);
-    for (const m of this.#members().filter((x) => x.state === 'scrubbing' && !this.#scrubs.has(x.sandbox_id))) await this.#terminate(m.sandbox_id, 'scrub_lost');
-    const idle = this.#members().filter((m) => m.state === 'idle');
+    for (const l of this.#db.rows<LeaseRecord>(`SELECT * FROM leases WHERE status IN ${ACTIVE} AND expires_at <= ?`, now)) await this.#expireLease(l);
+    for (const m of this.#db.members().filter((x) => x.state === 'scrubbing' && !this.#scrubs.has(x.sandbox_id))) await this.#terminate(m.sandbox_id, 'scrub_lost');
+    const idle = this.#db.members().filter((m) => m.state === 'idle');
     const retiring = idle.filter((m) => m.retire_at <= now);
     const keep = idle.filter((m) => m.retire_at > now).sort((a, b) => b.created_at - a.created_at);
     const surplus = keep.slice(s.poolMax);
     await Promise.all([...retiring, ...surplus].map((m) => this.#terminate(m.sandbox_id, retiring.includes(m) ? 'retired' : 'surplus')));
-    const members = this.#members();
+    const members = this.#db.members();
     const warmish = members.filter((m) => m.mode === 'pooled' && (m.state === 'idle' || m.state === 'creating')).length;
     const n = refillCount(warmish, members.length, s.poolMin, s.maxSandboxes);
     await Promise.all(Array.from({ length: n }, () => this.#createMember('pooled', s, false)));
@@ -278,9 +281,9 @@ export class PoolCoordinator extends DurableObject<Env> {
   /** Re-arms the alarm from stored deadlines (next lease expiry, next retirement, periodic tick). */
   async #arm(now: number): Promise<void> {
     const s = this.settings();
-    const nextLease = this.#one(`SELECT coalesce(min(expires_at), 0) AS n FROM leases WHERE status IN ${ACTIVE}`);
-    const nextRetire = this.#one(`SELECT coalesce(min(retire_at), 0) AS n FROM members WHERE state='idle'`);
-    const warmish = this.#members().filter((m) => m.mode === 'pooled' && (m.state === 'idle' || m.state === 'creating')).length;
+    const nextLease = this.#db.one(`SELECT coalesce(min(expires_at), 0) AS n FROM leases WHERE status IN ${ACTIVE}`);
+    const nextRetire = this.#db.one(`SELECT coalesce(min(retire_at), 0) AS n FROM members WHERE state='idle'`);
+    const warmish = this.#db.members().filter((m) => m.mode === 'pooled' && (m.state === 'idle' || m.state === 'creating')).length;
     const candidates = [now + 5 * 60_000, nextLease || Infinity, nextRetire || Infinity];
     if (warmish < s.poolMin) candidates.push(now + 2000);
     await this.ctx.storage.setAlarm(Math.max(now + 10, Math.min(...candidates)));
@@ -288,10 +291,10 @@ export class PoolCoordinator extends DurableObject<Env> {
 
   async #expireLease(lease: LeaseRecord): Promise<void> {
     // Invariant: only an active lease can expire; the status flips before any await.
-    const cur = this.#lease(lease.id);
+    const cur = this.#db.lease(lease.id);
     if (!cur || !['initializing', 'ready', 'in_use'].includes(cur.status)) return;
     this.#sql.exec(`UPDATE leases SET status='expired' WHERE id=?`, lease.id);
-    this.#inc('leases_expired_total');
+    this.#db.inc('leases_expired_total');
     await markLeaseRows(this.env, [lease.id], { status: 'terminated', lastOperation: 'expire' }, this.#log);
     await this.#returnMember(cur, 'expired');
   }
@@ -299,7 +302,7 @@ export class PoolCoordinator extends DurableObject<Env> {
   /** Scrub + health check → idle, else terminate; direct mode and REUSE_POLICY=discard terminate. */
   async #returnMember(lease: LeaseRecord, why: string): Promise<void> {
     const s = this.settings();
-    const m = this.#member(lease.sandbox_id);
+    const m = this.#db.member(lease.sandbox_id);
     if (!m || m.lease_id !== lease.id) return;
     if (m.mode === 'direct' || s.reusePolicy === 'discard' || m.retire_at <= Date.now()) {
       await this.#terminate(m.sandbox_id, m.mode === 'direct' ? 'direct_release' : why === 'expired' ? 'expired' : 'discard');
@@ -326,9 +329,9 @@ export class PoolCoordinator extends DurableObject<Env> {
     });
     if (clean) {
       this.#sql.exec(`UPDATE members SET state='idle' WHERE sandbox_id=? AND state='scrubbing'`, m.sandbox_id);
-      this.#inc('returns_total{result="reused"}');
+      this.#db.inc('returns_total{result="reused"}');
     } else {
-      this.#inc('health_failures_total{where="return"}');
+      this.#db.inc('health_failures_total{where="return"}');
       await this.#terminate(m.sandbox_id, 'unhealthy');
     }
     await this.#pump();
@@ -339,8 +342,8 @@ export class PoolCoordinator extends DurableObject<Env> {
     const s = this.settings();
     while (this.#waiters.length) {
       const w = this.#waiters[0];
-      const hasIdle = w.req.mode === 'pooled' && this.#members().some((m) => m.state === 'idle' && m.mode === 'pooled');
-      if (!hasIdle && this.#total() >= s.maxSandboxes) return;
+      const hasIdle = w.req.mode === 'pooled' && this.#db.members().some((m) => m.state === 'idle' && m.mode === 'pooled');
+      if (!hasIdle && this.#db.total() >= s.maxSandboxes) return;
       this.#waiters.shift();
       clearTimeout(w.timer);
       const r = await this.#tryServe(w.req, s, w.enqueuedAt);
@@ -380,13 +383,13 @@ export class PoolCoordinator extends DurableObject<Env> {
         else this.#log.warn('preclone_failed', { sandbox: id, repo: warmRepo.key });
       }
       this.#sql.exec(`UPDATE members SET sandbox_id=?, state=?, home=?, repo_key=? WHERE sandbox_id=?`, id, forLease ? 'leased' : 'idle', home, repoKey, placeholder);
-      this.#inc(`creates_total{mode="${mode}"}`);
-      this.#observe('create_ms', Date.now() - t0);
+      this.#db.inc(`creates_total{mode="${mode}"}`);
+      this.#db.observe('create_ms', Date.now() - t0);
       if (!forLease) await this.#pump();
       return { ok: true, sandboxId: id, home };
     } catch (e) {
       this.#sql.exec(`DELETE FROM members WHERE sandbox_id=?`, placeholder);
-      this.#inc('create_failures_total');
+      this.#db.inc('create_failures_total');
       this.#log.warn('create_failed', { error: String(e instanceof Error ? e.message : e) });
       return { ok: false, message: 'the sandbox provider could not create a sandbox' };
     }
@@ -396,7 +399,7 @@ export class PoolCoordinator extends DurableObject<Env> {
   #prewarmChoice(s: PoolSettings, placeholder: string): PoolSettings['prewarmRepos'][number] | null {
     if (!s.prewarmRepos.length) return null;
     const counts = new Map(s.prewarmRepos.map((r) => [r.key, 0]));
-    for (const m of this.#members()) if (m.repo_key && counts.has(m.repo_key) && (m.state === 'idle' || m.state === 'creating')) counts.set(m.repo_key, (counts.get(m.repo_key) ?? 0) + 1);
+    for (const m of this.#db.members()) if (m.repo_key && counts.has(m.repo_key) && (m.state === 'idle' || m.state === 'creating')) counts.set(m.repo_key, (counts.get(m.repo_key) ?? 0) + 1);
     const pick = [...s.prewarmRepos].sort((a, b) => (counts.get(a.key) ?? 0) - (counts.get(b.key) ?? 0))[0];
     // Invariant: the choice is recorded before the clone's await, so concurrent refills spread out.
     this.#sql.exec(`UPDATE members SET repo_key=? WHERE sandbox_id=?`, pick.key, placeholder);
@@ -404,45 +407,11 @@ export class PoolCoordinator extends DurableObject<Env> {
   }
 
   async #terminate(sandboxId: string, reason: string): Promise<void> {
-    const existed = this.#member(sandboxId);
+    const existed = this.#db.member(sandboxId);
     this.#sql.exec(`DELETE FROM members WHERE sandbox_id=?`, sandboxId);
     if (!existed) return;
-    this.#inc(`terminations_total{reason="${reason}"}`);
+    this.#db.inc(`terminations_total{reason="${reason}"}`);
     await killSandbox(this.#p, sandboxId).catch((e) => this.#log.warn('kill_failed', { sandbox: sandboxId, error: String(e) }));
-  }
-
-  #insertLease(req: AcquireRequest, sandboxId: string, source: LeaseRecord['source'], home: string | null, s: PoolSettings): LeaseRecord {
-    const now = Date.now();
-    const lease: LeaseRecord = {
-      id: randomId('sbx'),
-      agent_id: req.agentId,
-      task_id: req.taskId,
-      repo_url: req.repoUrl,
-      repo_key: req.repoKey,
-      branch: req.branch,
-      agent_branch: req.agentBranch,
-      sandbox_id: sandboxId,
-      mode: req.mode,
-      source,
-      status: 'initializing',
-      created_at: now,
-      expires_at: now + (req.ttlS ?? s.ttlS) * 1000,
-      workdir: null,
-      home,
-      idem_key: req.idemKey ?? null,
-    };
-    this.#sql.exec(
-      `INSERT INTO leases(id,agent_id,task_id,repo_url,repo_key,branch,agent_branch,sandbox_id,mode,source,status,created_at,expires_at,workdir,home,idem_key) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-      lease.id, lease.agent_id, lease.task_id, lease.repo_url, lease.repo_key, lease.branch, lease.agent_branch, lease.sandbox_id,
-      lease.mode, lease.source, lease.status, lease.created_at, lease.expires_at, lease.workdir, lease.home, lease.idem_key,
-    );
-    return lease;
-  }
-
-  #countLease(lease: LeaseRecord, waitMs: number, reused: boolean): void {
-    this.#inc(`leases_total{source="${lease.source}",mode="${lease.mode}"}`);
-    this.#inc(`leases_reused_total{reused="${reused}"}`);
-    this.#observe('lease_wait_ms', waitMs);
   }
 
   #idleTimeoutMs(s: PoolSettings): number {
@@ -453,38 +422,4 @@ export class PoolCoordinator extends DurableObject<Env> {
     return this.ctx.id.name ?? this.ctx.id.toString();
   }
 
-  #inc(name: string, by = 1): void {
-    this.#sql.exec(`INSERT INTO counters(name,value) VALUES(?,?) ON CONFLICT(name) DO UPDATE SET value=value+excluded.value`, name, by);
-  }
-
-  #observe(name: string, ms: number): void {
-    for (const le of [10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000]) if (ms <= le) this.#inc(`${name}_bucket{le="${le}"}`);
-    this.#inc(`${name}_bucket{le="+Inf"}`);
-    this.#inc(`${name}_sum`, ms);
-    this.#inc(`${name}_count`);
-  }
-
-  #members(): Member[] {
-    return this.#rows<Member>(`SELECT * FROM members`);
-  }
-
-  #member(id: string): Member | null {
-    return this.#rows<Member>(`SELECT * FROM members WHERE sandbox_id=?`, id)[0] ?? null;
-  }
-
-  #lease(id: string): LeaseRecord | null {
-    return this.#rows<LeaseRecord>(`SELECT * FROM leases WHERE id=?`, id)[0] ?? null;
-  }
-
-  #total(): number {
-    return this.#one(`SELECT count(*) AS n FROM members`);
-  }
-
-  #rows<T>(q: string, ...args: unknown[]): T[] {
-    return this.#sql.exec(q, ...args).toArray() as unknown as T[];
-  }
-
-  #one(q: string, ...args: unknown[]): number {
-    return Number(this.#sql.exec(q, ...args).one().n);
-  }
 }

@@ -1,0 +1,92 @@
+// PoolCoordinator's SQLite access: members, leases and metric counters (no decisions here).
+import { randomId } from '../lib/crypto.ts';
+import type { Member } from './decide.ts';
+import type { AcquireRequest, LeaseRecord, PoolSettings } from './types.ts';
+
+/** Typed reads and writes of the coordinator's tables. */
+export class PoolStore {
+  readonly sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.sql = sql;
+  }
+
+  /** Inserts a new lease (status initializing). */
+  insertLease(req: AcquireRequest, sandboxId: string, source: LeaseRecord['source'], home: string | null, s: PoolSettings): LeaseRecord {
+    const now = Date.now();
+    const lease: LeaseRecord = {
+      id: randomId('sbx'),
+      agent_id: req.agentId,
+      task_id: req.taskId,
+      repo_url: req.repoUrl,
+      repo_key: req.repoKey,
+      branch: req.branch,
+      agent_branch: req.agentBranch,
+      sandbox_id: sandboxId,
+      mode: req.mode,
+      source,
+      status: 'initializing',
+      created_at: now,
+      expires_at: now + (req.ttlS ?? s.ttlS) * 1000,
+      workdir: null,
+      home,
+      idem_key: req.idemKey ?? null,
+    };
+    this.sql.exec(
+      `INSERT INTO leases(id,agent_id,task_id,repo_url,repo_key,branch,agent_branch,sandbox_id,mode,source,status,created_at,expires_at,workdir,home,idem_key) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+      lease.id, lease.agent_id, lease.task_id, lease.repo_url, lease.repo_key, lease.branch, lease.agent_branch, lease.sandbox_id,
+      lease.mode, lease.source, lease.status, lease.created_at, lease.expires_at, lease.workdir, lease.home, lease.idem_key,
+    );
+    return lease;
+  }
+
+  /** Counts a granted lease by source and mode and observes its wait. */
+  countLease(lease: LeaseRecord, waitMs: number, reused: boolean): void {
+    this.inc(`leases_total{source="${lease.source}",mode="${lease.mode}"}`);
+    this.inc(`leases_reused_total{reused="${reused}"}`);
+    this.observe('lease_wait_ms', waitMs);
+  }
+
+  /** Adds to a counter. */
+  inc(name: string, by = 1): void {
+    this.sql.exec(`INSERT INTO counters(name,value) VALUES(?,?) ON CONFLICT(name) DO UPDATE SET value=value+excluded.value`, name, by);
+  }
+
+  /** Observes a duration into a histogram (ms buckets). */
+  observe(name: string, ms: number): void {
+    for (const le of [10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000]) if (ms <= le) this.inc(`${name}_bucket{le="${le}"}`);
+    this.inc(`${name}_bucket{le="+Inf"}`);
+    this.inc(`${name}_sum`, ms);
+    this.inc(`${name}_count`);
+  }
+
+  /** Every member. */
+  members(): Member[] {
+    return this.rows<Member>(`SELECT * FROM members`);
+  }
+
+  /** One member. */
+  member(id: string): Member | null {
+    return this.rows<Member>(`SELECT * FROM members WHERE sandbox_id=?`, id)[0] ?? null;
+  }
+
+  /** One lease. */
+  lease(id: string): LeaseRecord | null {
+    return this.rows<LeaseRecord>(`SELECT * FROM leases WHERE id=?`, id)[0] ?? null;
+  }
+
+  /** How many members exist (any state). */
+  total(): number {
+    return this.one(`SELECT count(*) AS n FROM members`);
+  }
+
+  /** Runs a query and returns its rows. */
+  rows<T>(q: string, ...args: unknown[]): T[] {
+    return this.sql.exec(q, ...args).toArray() as unknown as T[];
+  }
+
+  /** Runs a count-style query and returns its `n`. */
+  one(q: string, ...args: unknown[]): number {
+    return Number(this.sql.exec(q, ...args).one().n);
+  }
+}
