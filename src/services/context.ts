@@ -39,6 +39,5 @@ export function createServiceContext(env: Env, waitUntil: (p: Promise<unknown>) 
 
 /** The pool coordinator stub (one pool per deployment, named by POOL_NAME or "global"). */
 export function poolStub(env: Env, name = 'global'): DurableObjectStub<PoolCoordinator> {
-  const ns = env.POOL_COORDINATOR as unknown as DurableObjectNamespace<PoolCoordinator>;
-  return ns.get(ns.idFromName(name));
+  return env.POOL_COORDINATOR.get(env.POOL_COORDINATOR.idFromName(name));
 }

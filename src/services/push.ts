@@ -40,8 +40,7 @@ type Rec = Partial<OperationRecord>;
 type Lock = DurableObjectStub<RepoLock>;
 
 function lockFor(ctx: ServiceContext, lease: LeaseRecord, branch: string): Lock {
-  const ns = ctx.env.REPO_LOCK as unknown as DurableObjectNamespace<RepoLock>;
-  return ns.get(ns.idFromName(lockName(lease.repo_key, branch)));
+  return ctx.env.REPO_LOCK.get(ctx.env.REPO_LOCK.idFromName(lockName(lease.repo_key, branch)));
 }
 
 function locked(target: string, got: { position: number; retryAfterS: number }): AppError {
