@@ -3,7 +3,7 @@
 // on a queue ref and the lock holder lands every queued entry with one atomic push.
 import { AppError } from '../errors.ts';
 import type { LockEntry, RepoLock } from '../durable/repo-lock.ts';
-import { landBatchScript, parseBatchOutput, queueScript, syncLandedScript } from '../git/batch-scripts.ts';
+import { QUEUE_PREFIX, landBatchScript, parseBatchOutput, queueScript, syncLandedScript } from '../git/batch-scripts.ts';
 import { EXIT, commitScript, conflictPaths, landScript } from '../git/scripts.ts';
 import { markers } from '../git/status.ts';
 import { assertRepoPath } from '../git/validate.ts';
@@ -128,6 +128,7 @@ async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox,
       // Withdraw if nobody has picked the entry up yet; otherwise a lander is on it, so wait more.
       if (await lock.cancel(entryId)) {
         rec.lockWaitMs = Date.now() - t0;
+        await dropQueueRef(ctx, lease, sbx, entryId);
         throw locked(target, got);
       }
       continue;
@@ -186,9 +187,15 @@ async function landBatch(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, 
     // The batch goes back to the queue for the next holder; this caller's own entry is withdrawn,
     // since it is answering with an error.
     await lock.unclaim(token);
-    await lock.cancel(ownEntry);
+    if (await lock.cancel(ownEntry)) await dropQueueRef(ctx, lease, sbx, ownEntry);
     throw e;
   }
+}
+
+/** Deletes a withdrawn entry's queue ref from the remote (best effort; a leftover ref is only clutter). */
+async function dropQueueRef(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, entryId: string): Promise<void> {
+  const r = await run(sbx, `cd "$GS_WORKDIR" && git push --quiet origin ":${QUEUE_PREFIX}/$GS_ENTRY"`, { envs: netEnv(ctx, lease, { GS_ENTRY: entryId }) }).catch(() => null);
+  if (!r || r.exitCode !== 0) ctx.log.warn('queue_ref_cleanup_failed', { lease: lease.id, entry: entryId });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -36,6 +36,8 @@ describe('git workflows', () => {
     const reflog = await remoteGit(repo.name, 'rev-list', '--count', '--first-parent', 'main');
     expect(reflog.trim()).toBe('11');
     expect(results.some((r) => r.body.rebased)).toBe(true);
+    // Every queue ref the batches consumed is gone from the remote.
+    expect(await remoteGit(repo.name, 'for-each-ref', 'refs/git-sandbox')).toBe('');
     await Promise.all(leases.map((l, i) => call('DELETE', `/v1/sandboxes/${l.id}`, { key: agents[i].key })));
   });
 
@@ -217,5 +219,23 @@ describe('git workflows', () => {
     if (held.ok) await lock.release(held.token);
     const again = await callJson('POST', `/v1/sandboxes/${l.id}/push`, { key, body: { message: 'x' } });
     expect(again.status).toBe(200);
+  });
+
+  it('withdraws a queued base push that could not get the lock: 423, nothing lands, no queue ref left', async () => {
+    const repo = await newRepo();
+    const { key } = await newAgent('locked-base');
+    const l = await lease(key, repo.url);
+    await put(key, l.id, 'y.txt', 'y\n');
+    const lock = env.REPO_LOCK.get(env.REPO_LOCK.idFromName(lockName(new URL(repo.url).host + '/' + repo.name, 'main')));
+    const held = await lock.acquire('someone-else', { ttlMs: 60_000, waitMs: 0 });
+    const r = await callJson('POST', `/v1/sandboxes/${l.id}/push`, { key, body: { message: 'y', target: 'base' } });
+    expect(r.status).toBe(423);
+    expect(r.body.error.code).toBe('REPO_LOCKED');
+    if (held.ok) await lock.release(held.token);
+    expect(await remoteGit(repo.name, 'for-each-ref', 'refs/git-sandbox')).toBe('');
+    expect((await remoteGit(repo.name, 'rev-list', '--count', 'main')).trim()).toBe('1');
+    const again = await callJson('POST', `/v1/sandboxes/${l.id}/push`, { key, body: { message: 'y', target: 'base' } });
+    expect(again.status).toBe(200);
+    expect((await remoteGit(repo.name, 'rev-list', '--count', 'main')).trim()).toBe('2');
   });
 });
