@@ -5,14 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client as NeonClient, Pool as NeonPool, neonConfig } from '@neondatabase/serverless';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import ws from 'ws';
 import { applyMigrations } from '../../local/migrate.ts';
 import { startStack, workerBindings, type Stack } from '../../local/stack.ts';
 
 let dir: string;
 let stack: Stack;
-let e2bAvailable = true;
 
 async function query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
   const c = new pg.Client({ connectionString: stack.database_url });
@@ -25,9 +24,10 @@ async function query<T extends pg.QueryResultRow>(sql: string, params: unknown[]
 }
 
 beforeAll(async () => {
-  e2bAvailable = await import('../../local/e2b-host/index.ts').then(() => true, () => false);
   dir = await mkdtemp(path.join(os.tmpdir(), 'gs-stack-test-'));
-  stack = await startStack({ dir, e2b: e2bAvailable ? {} : false });
+  // This file tests the embedded stack itself, so an outer DATABASE_URL must not replace its Postgres.
+  vi.stubEnv('DATABASE_URL', '');
+  stack = await startStack({ dir });
   neonConfig.webSocketConstructor = ws;
   neonConfig.wsProxy = (host, port) => `${stack.neon_ws_proxy}?address=${host}:${port}`;
   neonConfig.useSecureWebSocket = false;
@@ -38,6 +38,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
   await rm(dir, { recursive: true, force: true });
+  vi.unstubAllEnvs();
 });
 
 describe('local stack', () => {
@@ -117,15 +118,13 @@ describe('local stack', () => {
     expect(stack.demo_repo_url).toBe(`${stack.git_url}/demo.git`);
   });
 
-  it('starts the local E2B host with an API key', async (ctx) => {
-    if (!e2bAvailable) ctx.skip(); // local/e2b-host not present in this checkout
+  it('starts the local E2B host with an API key', async () => {
     expect(stack.e2b_api_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const res = await fetch(`${stack.e2b_api_url}/v2/sandboxes`, { headers: { 'X-API-KEY': stack.e2b_api_key } });
     expect(res.status).toBeLessThan(500);
   });
 
-  it('fails queries while Postgres is stopped and serves them again after a restart', async (ctx) => {
-    if (stack.postgres.external) ctx.skip(); // an external DATABASE_URL is not ours to stop
+  it('fails queries while Postgres is stopped and serves them again after a restart', async () => {
     const pool = new NeonPool({ connectionString: stack.database_url, connectionTimeoutMillis: 3000 });
     pool.on('error', () => {});
     try {
