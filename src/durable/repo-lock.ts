@@ -7,22 +7,26 @@ import { componentLogger } from '../lib/do-logger.ts';
 import type { Logger } from '../lib/log.ts';
 import { decideGrant, type LockState } from '../lock/decide.ts';
 
-/** Result of acquire: a token, or a timeout with the caller's queue position. */
+/** Result of acquire: a token; a timeout with the caller's queue position; or `done` when the
+ * caller's queued entry was landed (or rejected) by another holder, so it no longer needs the lock. */
 export type LockAcquireResult =
   | { ok: true; token: number; waitedMs: number; expiresAt: number }
-  | { ok: false; reason: 'timeout'; waitedMs: number; position: number; retryAfterS: number; holder: string | null };
+  | { ok: false; reason: 'timeout'; waitedMs: number; position: number; retryAfterS: number; holder: string | null }
+  | { ok: false; reason: 'done'; waitedMs: number };
 
 /** Options of one acquisition. */
 export interface LockAcquireOptions {
   ttlMs: number;
   waitMs: number;
   repoUrl?: string;
+  /** The caller's queued entry: the wait ends as soon as another holder completes it. */
+  entryId?: string;
 }
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS lock_state (id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT, token INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL DEFAULT 0, granted_at INTEGER NOT NULL DEFAULT 0, ttl_ms INTEGER NOT NULL DEFAULT 0)`,
   `INSERT OR IGNORE INTO lock_state(id) VALUES (1)`,
-  `CREATE TABLE IF NOT EXISTS waiters (seq INTEGER PRIMARY KEY AUTOINCREMENT, holder TEXT NOT NULL, enqueued_at INTEGER NOT NULL, deadline INTEGER NOT NULL, ttl_ms INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS waiters (seq INTEGER PRIMARY KEY AUTOINCREMENT, holder TEXT NOT NULL, enqueued_at INTEGER NOT NULL, deadline INTEGER NOT NULL, ttl_ms INTEGER NOT NULL, entry_id TEXT)`,
   `CREATE TABLE IF NOT EXISTS entries (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, lease_id TEXT, status TEXT NOT NULL, claim_token INTEGER, commit_sha TEXT, conflicts TEXT, batch_size INTEGER, created_at INTEGER NOT NULL, done_at INTEGER)`,
   `CREATE INDEX IF NOT EXISTS entries_status ON entries(status, seq)`,
   `CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, holder TEXT, token INTEGER, wait_ms INTEGER, at INTEGER NOT NULL)`,
@@ -57,6 +61,7 @@ export class RepoLock extends DurableObject<Env> {
   async acquire(holder: string, opts: LockAcquireOptions): Promise<LockAcquireResult> {
     this.#repoUrl ??= opts.repoUrl;
     const now = Date.now();
+    if (opts.entryId && this.#entryDone(opts.entryId)) return { ok: false, reason: 'done', waitedMs: 0 };
     this.#expireIfDue(now);
     const st = this.#state();
     // Invariant: the lock is granted only when free and nobody queued ahead (checked and taken here).
@@ -66,7 +71,7 @@ export class RepoLock extends DurableObject<Env> {
       return granted;
     }
     if (opts.waitMs <= 0) return this.#timeout(holder, now, this.#waiterCount() + 1);
-    this.#sql.exec(`INSERT INTO waiters(holder, enqueued_at, deadline, ttl_ms) VALUES (?,?,?,?)`, holder, now, now + opts.waitMs, opts.ttlMs);
+    this.#sql.exec(`INSERT INTO waiters(holder, enqueued_at, deadline, ttl_ms, entry_id) VALUES (?,?,?,?,?)`, holder, now, now + opts.waitMs, opts.ttlMs, opts.entryId ?? null);
     const seq = Number(this.#sql.exec(`SELECT last_insert_rowid() AS s`).one().s);
     await this.#arm();
     return new Promise<LockAcquireResult>((resolve) => {
@@ -135,6 +140,16 @@ export class RepoLock extends DurableObject<Env> {
       );
     }
     this.#sql.exec(`DELETE FROM entries WHERE done_at IS NOT NULL AND done_at < ?`, now - 3_600_000);
+    // Waiters whose entries this batch settled leave the queue now instead of taking the lock in turn.
+    const settled = new Set(results.map((r) => r.id));
+    for (const w of this.#sql.exec(`SELECT seq, enqueued_at, entry_id FROM waiters WHERE entry_id IS NOT NULL`).toArray()) {
+      if (!settled.has(String(w.entry_id))) continue;
+      const seq = Number(w.seq);
+      this.#sql.exec(`DELETE FROM waiters WHERE seq=?`, seq);
+      this.#resolvers.get(seq)?.({ ok: false, reason: 'done', waitedMs: now - Number(w.enqueued_at) });
+      this.#resolvers.delete(seq);
+    }
+    await this.#arm();
     return true;
   }
 
@@ -254,6 +269,11 @@ export class RepoLock extends DurableObject<Env> {
   #state(): LockState {
     const r = this.#sql.exec(`SELECT holder, token, expires_at, granted_at FROM lock_state WHERE id=1`).one();
     return { holder: (r.holder as string | null) ?? null, token: Number(r.token), expires_at: Number(r.expires_at), granted_at: Number(r.granted_at) };
+  }
+
+  #entryDone(id: string): boolean {
+    const row = this.#sql.exec(`SELECT status FROM entries WHERE id=?`, id).toArray()[0];
+    return !!row && row.status !== 'pending' && row.status !== 'claimed';
   }
 
   #waiterCount(): number {

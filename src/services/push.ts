@@ -2,7 +2,7 @@
 // compare-and-swap push. To the base branch: batched landing, where each pusher parks its commits
 // on a queue ref and the lock holder lands every queued entry with one atomic push.
 import { AppError } from '../errors.ts';
-import type { LockEntry, RepoLock } from '../durable/repo-lock.ts';
+import type { LockAcquireResult, LockEntry, RepoLock } from '../durable/repo-lock.ts';
 import { QUEUE_PREFIX, landBatchScript, parseBatchOutput, queueScript, syncLandedScript } from '../git/batch-scripts.ts';
 import { EXIT, commitScript, conflictPaths, landScript } from '../git/scripts.ts';
 import { markers } from '../git/status.ts';
@@ -43,7 +43,7 @@ function lockFor(ctx: ServiceContext, lease: LeaseRecord, branch: string): Lock 
   return ctx.env.REPO_LOCK.get(ctx.env.REPO_LOCK.idFromName(lockName(lease.repo_key, branch)));
 }
 
-function locked(target: string, got: { position: number; retryAfterS: number }): AppError {
+function locked(target: string, got: Extract<LockAcquireResult, { reason: 'timeout' }>): AppError {
   return new AppError('REPO_LOCKED', `another push to ${target} holds the lock; queue position ${got.position}`, {
     retryAfterS: got.retryAfterS,
     details: { position: got.position, retry_after_s: got.retryAfterS, target_branch: target },
@@ -71,7 +71,8 @@ async function landOnAgentBranch(ctx: ServiceContext, lease: LeaseRecord, sbx: S
   const ttlMs = ctx.cfg.LOCK_TTL_S * 1000;
   const got = await lock.acquire(`${lease.id}:${crypto.randomUUID().slice(0, 8)}`, { ttlMs, waitMs: ctx.cfg.LOCK_WAIT_MS, repoUrl: lease.repo_url });
   rec.lockWaitMs = got.waitedMs;
-  if (!got.ok) throw locked(target, got);
+  // Without an entry the wait can only end in a grant or a timeout.
+  if (!got.ok) throw got.reason === 'timeout' ? locked(target, got) : new AppError('INTERNAL', 'unexpected lock answer');
   let rebased = false;
   try {
     const max = 1 + ctx.cfg.PUSH_MAX_RETRIES;
@@ -121,25 +122,22 @@ async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox,
   let attempts = 1;
   let entry: LockEntry | null = null;
   for (;;) {
+    const got = await lock.acquire(holder, { ttlMs, waitMs: ctx.cfg.LOCK_WAIT_MS, repoUrl: lease.repo_url, entryId });
+    if (got.ok) {
+      try {
+        attempts = await landBatch(ctx, lease, sbx, lock, got.token, entryId);
+      } finally {
+        await lock.release(got.token).catch((e) => ctx.log.warn('lock_release_failed', { lease: lease.id, error: String(e) }));
+      }
+    } else if (got.reason === 'timeout' && (await lock.cancel(entryId))) {
+      // Nobody had picked the entry up yet, so it is withdrawn; otherwise a lander has it: wait on.
+      rec.lockWaitMs = Date.now() - t0;
+      await dropQueueRef(ctx, lease, sbx, entryId);
+      throw locked(target, got);
+    }
+    // Settled by us or another holder, or still queued (a batch holds at most BATCH_MAX entries).
     entry = await lock.entry(entryId);
     if (entry && entry.status !== 'pending' && entry.status !== 'claimed') break;
-    const got = await lock.acquire(holder, { ttlMs, waitMs: ctx.cfg.LOCK_WAIT_MS, repoUrl: lease.repo_url });
-    if (!got.ok) {
-      // Withdraw if nobody has picked the entry up yet; otherwise a lander is on it, so wait more.
-      if (await lock.cancel(entryId)) {
-        rec.lockWaitMs = Date.now() - t0;
-        await dropQueueRef(ctx, lease, sbx, entryId);
-        throw locked(target, got);
-      }
-      continue;
-    }
-    try {
-      entry = await lock.entry(entryId);
-      if (entry && entry.status !== 'pending') break;
-      attempts = await landBatch(ctx, lease, sbx, lock, got.token, entryId);
-    } finally {
-      await lock.release(got.token).catch((e) => ctx.log.warn('lock_release_failed', { lease: lease.id, error: String(e) }));
-    }
   }
   rec.lockWaitMs = Date.now() - t0;
   rec.attempts = attempts;
