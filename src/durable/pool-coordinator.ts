@@ -5,23 +5,15 @@ import { parseConfig } from '../config.ts';
 import { randomId } from '../lib/crypto.ts';
 import { componentLogger } from '../lib/do-logger.ts';
 import type { Logger } from '../lib/log.ts';
-import { createDelayMs, pickIdle, refillCount, retireAt } from '../pool/decide.ts';
-import type { AcquireRequest, AcquireResult, LeaseLookup, LeaseRecord, PoolSettings, PoolStats } from '../pool/types.ts';
+import { createDelayMs, idleTimeoutMs, pickIdle, prewarmPick, refillCount, retireAt } from '../pool/decide.ts';
+import { ACTIVE_STATUSES, type AcquireRequest, type AcquireResult, type LeaseLookup, type LeaseRecord, type PoolSettings, type PoolStats } from '../pool/types.ts';
 import { createSandbox, isAlive, killSandbox, listSandboxIds, providerOptions, type ProviderOptions } from '../sandbox/provider.ts';
 import { precloneSandbox, scrubSandbox, setupSandbox } from '../sandbox/maintenance.ts';
 import { markLeaseRows } from '../db/lease-rows.ts';
 import { settingsFromConfig, SCHEMA_SQL } from '../pool/storage.ts';
-import { PoolStore } from '../pool/store.ts';
+import { ACTIVE, PoolStore } from '../pool/store.ts';
+import { WaitQueue } from '../pool/wait-queue.ts';
 
-interface Waiter {
-  id: number;
-  req: AcquireRequest;
-  enqueuedAt: number;
-  resolve: (r: AcquireResult) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
-const ACTIVE = `('initializing','ready','in_use')`;
 
 /** The pool coordinator DO: leases, warm pool, refill, expiry and health. */
 export class PoolCoordinator extends DurableObject<Env> {
@@ -29,8 +21,12 @@ export class PoolCoordinator extends DurableObject<Env> {
   #db: PoolStore;
   #log: Logger;
   #provider: ProviderOptions | null = null;
-  #waiters: Waiter[] = [];
-  #waiterSeq = 0;
+  #settings: PoolSettings | null = null;
+  #waiters = new WaitQueue<AcquireRequest, AcquireResult>(() => {
+    const s = this.settings();
+    this.#db.inc('lease_rejections_total{reason="exhausted"}');
+    return { ok: false, reason: 'exhausted', message: `no sandbox became free within ${s.leaseWaitMs} ms`, retryAfterS: Math.max(1, Math.ceil(s.leaseWaitMs / 2000)) };
+  });
   #recentCreates: number[] = [];
   // Scrubs running in this incarnation; a 'scrubbing' member missing here was orphaned by an eviction.
   #scrubs = new Map<string, Promise<void>>();
@@ -52,16 +48,20 @@ export class PoolCoordinator extends DurableObject<Env> {
     return this.#provider;
   }
 
-  /** Effective settings: config defaults with stored overrides. */
+  /** Effective settings: config defaults with stored overrides (read once, changed by configure). */
   settings(): PoolSettings {
-    const base = settingsFromConfig(parseConfig(this.env));
-    const row = this.#sql.exec(`SELECT value FROM kv WHERE key='settings'`).toArray()[0];
-    return row ? { ...base, ...(JSON.parse(String(row.value)) as Partial<PoolSettings>) } : base;
+    if (!this.#settings) {
+      const base = settingsFromConfig(parseConfig(this.env));
+      const row = this.#sql.exec(`SELECT value FROM kv WHERE key='settings'`).toArray()[0];
+      this.#settings = row ? { ...base, ...(JSON.parse(String(row.value)) as Partial<PoolSettings>) } : base;
+    }
+    return this.#settings;
   }
 
   /** Stores setting overrides for this coordinator (operators, tests) and re-arms maintenance. */
   async configure(overrides: Partial<PoolSettings>): Promise<PoolSettings> {
     this.#sql.exec(`INSERT INTO kv(key,value) VALUES('settings',?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, JSON.stringify(overrides));
+    this.#settings = null;
     await this.#arm(Date.now());
     return this.settings();
   }
@@ -96,15 +96,7 @@ export class PoolCoordinator extends DurableObject<Env> {
       this.#db.inc('lease_rejections_total{reason="queue_full"}');
       return { ok: false, reason: 'queue_full', message: `the pool wait queue is full (${s.maxWaiters})`, retryAfterS: 5 };
     }
-    return new Promise<AcquireResult>((resolve) => {
-      const id = ++this.#waiterSeq;
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w.id !== id);
-        this.#db.inc('lease_rejections_total{reason="exhausted"}');
-        resolve({ ok: false, reason: 'exhausted', message: `no sandbox became free within ${s.leaseWaitMs} ms`, retryAfterS: Math.max(1, Math.ceil(s.leaseWaitMs / 2000)) });
-      }, s.leaseWaitMs);
-      this.#waiters.push({ id, req, enqueuedAt: t0, resolve, timer });
-    });
+    return this.#waiters.wait(req, t0, t0 + s.leaseWaitMs);
   }
 
   /** Serves `req` now if an idle member or capacity exists; null means it must wait. */
@@ -112,19 +104,19 @@ export class PoolCoordinator extends DurableObject<Env> {
     if (req.mode === 'pooled') {
       // Invariant: an idle member is handed to exactly one lease (state flips in this block).
       const pick = pickIdle(this.#db.members(), req.repoKey);
-      if (pick) {
-        const lease = this.#db.insertLease(req, pick.member.sandbox_id, pick.source, pick.member.home, s);
-        this.#sql.exec(`UPDATE members SET state='leased', lease_id=? WHERE sandbox_id=?`, lease.id, pick.member.sandbox_id);
-        this.#db.countLease(lease, Date.now() - t0, true);
-        return { ok: true, lease, existing: false, waitedMs: Date.now() - t0 };
-      }
+      if (pick) return this.#grant(req, pick.member.sandbox_id, pick.source, pick.member.home, s, t0);
     }
     if (this.#db.total() >= s.maxSandboxes) return null;
     const created = await this.#createMember(req.mode, s, true);
     if (!created.ok) return { ok: false, reason: 'provider', message: created.message, retryAfterS: 2 };
-    const lease = this.#db.insertLease(req, created.sandboxId, 'cold', created.home, s);
-    this.#sql.exec(`UPDATE members SET state='leased', lease_id=? WHERE sandbox_id=?`, lease.id, created.sandboxId);
-    this.#db.countLease(lease, Date.now() - t0, false);
+    return this.#grant(req, created.sandboxId, 'cold', created.home, s, t0);
+  }
+
+  /** Records a lease on a member and marks the member leased (one synchronous block). */
+  #grant(req: AcquireRequest, sandboxId: string, source: LeaseRecord['source'], home: string | null, s: PoolSettings, t0: number): AcquireResult {
+    const lease = this.#db.insertLease(req, sandboxId, source, home, s);
+    this.#sql.exec(`UPDATE members SET state='leased', lease_id=? WHERE sandbox_id=?`, lease.id, sandboxId);
+    this.#db.countLease(lease, Date.now() - t0, source !== 'cold');
     return { ok: true, lease, existing: false, waitedMs: Date.now() - t0 };
   }
 
@@ -196,20 +188,7 @@ export class PoolCoordinator extends DurableObject<Env> {
   /** Gauges and counters for /metrics and tests. */
   async stats(): Promise<PoolStats> {
     await this.#ensureAlarm();
-    const members: Record<string, number> = {};
-    for (const r of this.#db.rows<{ state: string; mode: string; n: number }>(`SELECT state, mode, count(*) AS n FROM members GROUP BY state, mode`)) {
-      members[`${r.state}:${r.mode}`] = r.n;
-    }
-    const counters: Record<string, number> = {};
-    for (const r of this.#db.rows<{ name: string; value: number }>(`SELECT name, value FROM counters`)) counters[r.name] = r.value;
-    return {
-      members,
-      waiters: this.#waiters.length,
-      leases_active: this.#db.one(`SELECT count(*) AS n FROM leases WHERE status IN ${ACTIVE}`),
-      counters,
-      settings: this.settings(),
-      idle: this.#db.rows<{ sandbox_id: string; repo_key: string | null }>(`SELECT sandbox_id, repo_key FROM members WHERE state='idle' ORDER BY created_at`),
-    };
+    return { ...this.#db.snapshot(), waiters: this.#waiters.length, settings: this.settings() };
   }
 
   /** Health sweep (cron, every 5 min): replaces dead idle members, fails leases whose sandbox died. */
@@ -222,8 +201,10 @@ export class PoolCoordinator extends DurableObject<Env> {
         if (alive) return;
         dead++;
         this.#db.inc('health_failures_total{where="sweep"}');
-        if (m.lease_id) this.#sql.exec(`UPDATE leases SET status='error' WHERE id=? AND status IN ${ACTIVE}`, m.lease_id);
-        if (m.lease_id) await markLeaseRows(this.env, [m.lease_id], { status: 'error', lastOperation: 'health_check', error: 'sandbox died' }, this.#log);
+        if (m.lease_id) {
+          this.#sql.exec(`UPDATE leases SET status='error' WHERE id=? AND status IN ${ACTIVE}`, m.lease_id);
+          await markLeaseRows(this.env, [m.lease_id], { status: 'error', lastOperation: 'health_check', error: 'sandbox died' }, this.#log);
+        }
         await this.#terminate(m.sandbox_id, 'health');
       }),
     );
@@ -234,7 +215,7 @@ export class PoolCoordinator extends DurableObject<Env> {
   /** Cleanup sweep (cron, every 10 min): expires overdue leases and kills provider sandboxes this pool does not know. */
   async cleanup(): Promise<{ expired: number; orphans: number }> {
     const now = Date.now();
-    const overdue = this.#db.rows<LeaseRecord>(`SELECT * FROM leases WHERE status IN ${ACTIVE} AND expires_at <= ?`, now);
+    const overdue = this.#db.overdueLeases(now);
     for (const l of overdue) await this.#expireLease(l);
     const known = new Set(this.#db.members().map((m) => m.sandbox_id));
     const listed = await listSandboxIds(this.#p, { service: 'git-sandbox', pool: this.#poolName() }).catch(() => []);
@@ -259,16 +240,14 @@ export class PoolCoordinator extends DurableObject<Env> {
 
   async #maintain(now: number): Promise<void> {
     const s = this.settings();
-    for (const l of this.#db.rows<LeaseRecord>(`SELECT * FROM leases WHERE status IN ${ACTIVE} AND expires_at <= ?`, now)) await this.#expireLease(l);
+    for (const l of this.#db.overdueLeases(now)) await this.#expireLease(l);
     for (const m of this.#db.members().filter((x) => x.state === 'scrubbing' && !this.#scrubs.has(x.sandbox_id))) await this.#terminate(m.sandbox_id, 'scrub_lost');
     const idle = this.#db.members().filter((m) => m.state === 'idle');
     const retiring = idle.filter((m) => m.retire_at <= now);
     const keep = idle.filter((m) => m.retire_at > now).sort((a, b) => b.created_at - a.created_at);
     const surplus = keep.slice(s.poolMax);
     await Promise.all([...retiring, ...surplus].map((m) => this.#terminate(m.sandbox_id, retiring.includes(m) ? 'retired' : 'surplus')));
-    const members = this.#db.members();
-    const warmish = members.filter((m) => m.mode === 'pooled' && (m.state === 'idle' || m.state === 'creating')).length;
-    const n = refillCount(warmish, members.length, s.poolMin, s.maxSandboxes);
+    const n = refillCount(this.#db.warmCount(), this.#db.total(), s.poolMin, s.maxSandboxes);
     await Promise.all(Array.from({ length: n }, () => this.#createMember('pooled', s, false)));
     await this.#pump();
     await this.#arm(now);
@@ -283,16 +262,15 @@ export class PoolCoordinator extends DurableObject<Env> {
     const s = this.settings();
     const nextLease = this.#db.one(`SELECT coalesce(min(expires_at), 0) AS n FROM leases WHERE status IN ${ACTIVE}`);
     const nextRetire = this.#db.one(`SELECT coalesce(min(retire_at), 0) AS n FROM members WHERE state='idle'`);
-    const warmish = this.#db.members().filter((m) => m.mode === 'pooled' && (m.state === 'idle' || m.state === 'creating')).length;
     const candidates = [now + 5 * 60_000, nextLease || Infinity, nextRetire || Infinity];
-    if (warmish < s.poolMin) candidates.push(now + 2000);
+    if (this.#db.warmCount() < s.poolMin) candidates.push(now + 2000);
     await this.ctx.storage.setAlarm(Math.max(now + 10, Math.min(...candidates)));
   }
 
   async #expireLease(lease: LeaseRecord): Promise<void> {
     // Invariant: only an active lease can expire; the status flips before any await.
     const cur = this.#db.lease(lease.id);
-    if (!cur || !['initializing', 'ready', 'in_use'].includes(cur.status)) return;
+    if (!cur || !ACTIVE_STATUSES.includes(cur.status)) return;
     this.#sql.exec(`UPDATE leases SET status='expired' WHERE id=?`, lease.id);
     this.#db.inc('leases_expired_total');
     await markLeaseRows(this.env, [lease.id], { status: 'terminated', lastOperation: 'expire' }, this.#log);
@@ -322,17 +300,16 @@ export class PoolCoordinator extends DurableObject<Env> {
   }
 
   async #scrubAndReturn(sandboxId: string, s: PoolSettings): Promise<void> {
-    const m = { sandbox_id: sandboxId };
-    const clean = await scrubSandbox(this.#p, m.sandbox_id, this.#idleTimeoutMs(s)).catch((e) => {
-      this.#log.warn('scrub_failed', { sandbox: m.sandbox_id, error: String(e) });
+    const clean = await scrubSandbox(this.#p, sandboxId, idleTimeoutMs(s)).catch((e) => {
+      this.#log.warn('scrub_failed', { sandbox: sandboxId, error: String(e) });
       return false;
     });
     if (clean) {
-      this.#sql.exec(`UPDATE members SET state='idle' WHERE sandbox_id=? AND state='scrubbing'`, m.sandbox_id);
+      this.#sql.exec(`UPDATE members SET state='idle' WHERE sandbox_id=? AND state='scrubbing'`, sandboxId);
       this.#db.inc('returns_total{result="reused"}');
     } else {
       this.#db.inc('health_failures_total{where="return"}');
-      await this.#terminate(m.sandbox_id, 'unhealthy');
+      await this.#terminate(sandboxId, 'unhealthy');
     }
     await this.#pump();
   }
@@ -341,15 +318,11 @@ export class PoolCoordinator extends DurableObject<Env> {
   async #pump(): Promise<void> {
     const s = this.settings();
     while (this.#waiters.length) {
-      const w = this.#waiters[0];
-      const hasIdle = w.req.mode === 'pooled' && this.#db.members().some((m) => m.state === 'idle' && m.mode === 'pooled');
-      if (!hasIdle && this.#db.total() >= s.maxSandboxes) return;
-      this.#waiters.shift();
-      clearTimeout(w.timer);
+      if (!this.#db.hasIdlePooled() && this.#db.total() >= s.maxSandboxes) return;
+      const w = this.#waiters.take()!;
       const r = await this.#tryServe(w.req, s, w.enqueuedAt);
-      if (r) w.resolve(r);
-      else this.#waiters.unshift(w);
-      if (!r) return;
+      if (!r) return this.#waiters.putBack(w);
+      w.resolve(r);
     }
   }
 
@@ -369,8 +342,8 @@ export class PoolCoordinator extends DurableObject<Env> {
       }
       this.#recentCreates = [...this.#recentCreates.filter((t) => t > Date.now() - 2000), Date.now()];
       const t0 = Date.now();
-      const id = await createSandbox(this.#p, this.#idleTimeoutMs(s), { service: 'git-sandbox', pool: this.#poolName(), mode });
-      const home = await setupSandbox(this.#p, id, this.#idleTimeoutMs(s)).catch(async (e) => {
+      const id = await createSandbox(this.#p, idleTimeoutMs(s), { service: 'git-sandbox', pool: this.#poolName(), mode });
+      const home = await setupSandbox(this.#p, id, idleTimeoutMs(s)).catch(async (e) => {
         await killSandbox(this.#p, id).catch(() => false);
         throw e;
       });
@@ -378,7 +351,7 @@ export class PoolCoordinator extends DurableObject<Env> {
       let repoKey: string | null = null;
       if (warmRepo) {
         const cfg = parseConfig(this.env);
-        const ok = await precloneSandbox(this.#p, id, this.#idleTimeoutMs(s), home, warmRepo, { user: cfg.GIT_USERNAME, token: cfg.GIT_TOKEN }).catch(() => false);
+        const ok = await precloneSandbox(this.#p, id, idleTimeoutMs(s), home, warmRepo, { user: cfg.GIT_USERNAME, token: cfg.GIT_TOKEN }).catch(() => false);
         if (ok) repoKey = warmRepo.key;
         else this.#log.warn('preclone_failed', { sandbox: id, repo: warmRepo.key });
       }
@@ -395,14 +368,11 @@ export class PoolCoordinator extends DurableObject<Env> {
     }
   }
 
-  /** The PREWARM_REPOS entry with the fewest idle or incoming members; claimed on the placeholder row. */
+  /** The PREWARM_REPOS entry to clone into a new member, claimed on its placeholder row. */
   #prewarmChoice(s: PoolSettings, placeholder: string): PoolSettings['prewarmRepos'][number] | null {
-    if (!s.prewarmRepos.length) return null;
-    const counts = new Map(s.prewarmRepos.map((r) => [r.key, 0]));
-    for (const m of this.#db.members()) if (m.repo_key && counts.has(m.repo_key) && (m.state === 'idle' || m.state === 'creating')) counts.set(m.repo_key, (counts.get(m.repo_key) ?? 0) + 1);
-    const pick = [...s.prewarmRepos].sort((a, b) => (counts.get(a.key) ?? 0) - (counts.get(b.key) ?? 0))[0];
+    const pick = prewarmPick(s.prewarmRepos, this.#db.members());
     // Invariant: the choice is recorded before the clone's await, so concurrent refills spread out.
-    this.#sql.exec(`UPDATE members SET repo_key=? WHERE sandbox_id=?`, pick.key, placeholder);
+    if (pick) this.#sql.exec(`UPDATE members SET repo_key=? WHERE sandbox_id=?`, pick.key, placeholder);
     return pick;
   }
 
@@ -414,12 +384,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     await killSandbox(this.#p, sandboxId).catch((e) => this.#log.warn('kill_failed', { sandbox: sandboxId, error: String(e) }));
   }
 
-  #idleTimeoutMs(s: PoolSettings): number {
-    return (Math.max(s.idleMaxAgeS * 1.2, s.ttlS) + 600) * 1000;
-  }
-
   #poolName(): string {
     return this.ctx.id.name ?? this.ctx.id.toString();
   }
-
 }

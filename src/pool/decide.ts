@@ -46,3 +46,18 @@ export function retireAt(createdAt: number, maxAgeS: number, rand: number): numb
 export function refillCount(idleOrCreating: number, total: number, min: number, maxTotal: number): number {
   return Math.max(0, Math.min(min - idleOrCreating, maxTotal - total));
 }
+
+/** The prewarm repo with the fewest idle or incoming members holding it (first listed wins ties). */
+export function prewarmPick<R extends { key: string }>(repos: readonly R[], members: readonly Member[]): R | null {
+  if (!repos.length) return null;
+  const counts = new Map(repos.map((r) => [r.key, 0]));
+  for (const m of members) {
+    if (m.repo_key && counts.has(m.repo_key) && (m.state === 'idle' || m.state === 'creating')) counts.set(m.repo_key, (counts.get(m.repo_key) ?? 0) + 1);
+  }
+  return [...repos].sort((a, b) => (counts.get(a.key) ?? 0) - (counts.get(b.key) ?? 0))[0];
+}
+
+/** Life to give a pool sandbox at the provider: past its idle retirement and a full lease, plus margin. */
+export function idleTimeoutMs(s: { idleMaxAgeS: number; ttlS: number }): number {
+  return (Math.max(s.idleMaxAgeS * 1.2, s.ttlS) + 600) * 1000;
+}

@@ -1,7 +1,10 @@
 // PoolCoordinator's SQLite access: members, leases and metric counters (no decisions here).
 import { randomId } from '../lib/crypto.ts';
 import type { Member } from './decide.ts';
-import type { AcquireRequest, LeaseRecord, PoolSettings } from './types.ts';
+import { ACTIVE_STATUSES, type AcquireRequest, type LeaseRecord, type PoolSettings, type PoolStats } from './types.ts';
+
+/** SQL list of the active lease statuses, for `status IN …`. */
+export const ACTIVE = `(${ACTIVE_STATUSES.map((x) => `'${x}'`).join(',')})`;
 
 /** Typed reads and writes of the coordinator's tables. */
 export class PoolStore {
@@ -88,5 +91,36 @@ export class PoolStore {
   /** Runs a count-style query and returns its `n`. */
   one(q: string, ...args: unknown[]): number {
     return Number(this.sql.exec(q, ...args).one().n);
+  }
+
+  /** Active leases whose deadline has passed. */
+  overdueLeases(now: number): LeaseRecord[] {
+    return this.rows<LeaseRecord>(`SELECT * FROM leases WHERE status IN ${ACTIVE} AND expires_at <= ?`, now);
+  }
+
+  /** Pooled members that are idle or being created (what counts towards POOL_MIN). */
+  warmCount(): number {
+    return this.one(`SELECT count(*) AS n FROM members WHERE mode='pooled' AND state IN ('idle','creating')`);
+  }
+
+  /** Member gauges, counters, active leases and the idle members (the stored part of PoolStats). */
+  snapshot(): Omit<PoolStats, 'waiters' | 'settings'> {
+    const members: Record<string, number> = {};
+    for (const r of this.rows<{ state: string; mode: string; n: number }>(`SELECT state, mode, count(*) AS n FROM members GROUP BY state, mode`)) {
+      members[`${r.state}:${r.mode}`] = r.n;
+    }
+    const counters: Record<string, number> = {};
+    for (const r of this.rows<{ name: string; value: number }>(`SELECT name, value FROM counters`)) counters[r.name] = r.value;
+    return {
+      members,
+      counters,
+      leases_active: this.one(`SELECT count(*) AS n FROM leases WHERE status IN ${ACTIVE}`),
+      idle: this.rows<{ sandbox_id: string; repo_key: string | null }>(`SELECT sandbox_id, repo_key FROM members WHERE state='idle' ORDER BY created_at`),
+    };
+  }
+
+  /** Whether a pooled member is idle. */
+  hasIdlePooled(): boolean {
+    return this.one(`SELECT count(*) AS n FROM members WHERE mode='pooled' AND state='idle'`) > 0;
   }
 }

@@ -20,6 +20,9 @@ export interface PoolSettings {
 
 export type LeaseStatus = 'initializing' | 'ready' | 'in_use' | 'terminated' | 'expired' | 'error';
 
+/** Statuses of a lease that still holds its sandbox. */
+export const ACTIVE_STATUSES: readonly LeaseStatus[] = ['initializing', 'ready', 'in_use'];
+
 /** A lease as the coordinator stores it (provider ids stay inside the service). */
 export interface LeaseRecord {
   id: string;
