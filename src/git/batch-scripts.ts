@@ -1,11 +1,9 @@
 // Scripts of batched landing on the base branch: each pusher parks its commits on a private queue
 // ref; the lock holder lands every queued entry in one fetch, a rebase each, and one atomic push.
-import { EXIT, REJECTED_OUTPUT } from './scripts.ts';
+import { EXIT, FAIL, classifyPush } from './scripts.ts';
 
 /** Prefix of the private refs that hold queued entries on the remote. */
 export const QUEUE_PREFIX = 'refs/git-sandbox/queue';
-
-const FAIL = `fail() { echo "__GS_FAILED=$1" >&2; exit "\${2:-1}"; }`;
 
 /**
  * Parks HEAD on the remote as refs/git-sandbox/queue/$GS_ENTRY (a new, unique ref: no force).
@@ -61,11 +59,7 @@ rc=0
 [ -n "$upd$dels" ] && { out="$(git push --porcelain --atomic origin $upd $dels 2>&1)"; rc=$?; }
 git worktree remove --force "$wt" >/dev/null 2>&1; rm -rf "$wt"
 for id in $GS_IDS; do git update-ref -d "refs/git-sandbox/fetched/$id" 2>/dev/null; done
-if [ $rc -ne 0 ]; then
-  echo "$out" >&2
-  case "$out" in ${REJECTED_OUTPUT}) exit ${EXIT.REJECTED} ;; esac
-  fail push
-fi
+${classifyPush()}
 echo "__GS_TIP=$tip"`;
 }
 

@@ -3,12 +3,27 @@
 import { ASKPASS_REL, ASKPASS_SCRIPT, q } from './shell.ts';
 
 /** `case` patterns of git push output that mean the ref moved under us (retry from the fetch). */
-export const REJECTED_OUTPUT = '*rejected*|*"fetch first"*|*non-fast-forward*|*"stale info"*|*"cannot lock ref"*|*"failed to update ref"*|*atomic*';
+const REJECTED_OUTPUT = '*rejected*|*"fetch first"*|*non-fast-forward*|*"stale info"*|*"cannot lock ref"*|*"failed to update ref"*|*atomic*';
 
 /** Exit codes the scripts use for expected outcomes. */
 export const EXIT = { CONFLICT: 3, REJECTED: 4, NOTHING: 5, CLONE: 6, NO_REPO: 7 } as const;
 
-const FAIL = `fail() { echo "__GS_FAILED=$1" >&2; exit "\${2:-1}"; }`;
+/** The `fail <what> [exit]` shell helper every script starts with. */
+export const FAIL = `fail() { echo "__GS_FAILED=$1" >&2; exit "\${2:-1}"; }`;
+
+/** After `out=$(git push … 2>&1); rc=$?`: a moved ref exits REJECTED (retry), anything else fails. */
+export function classifyPush(): string {
+  return `if [ $rc -ne 0 ]; then
+  echo "$out" >&2
+  case "$out" in ${REJECTED_OUTPUT}) exit ${EXIT.REJECTED} ;; esac
+  fail push
+fi`;
+}
+
+/** Replaces $HOME/repo with a fresh single-branch clone of GS_URL at GS_BRANCH and enters it. */
+const CLONE = `rm -rf repo
+git clone --quiet --no-tags --single-branch --branch "$GS_BRANCH" "$GS_URL" repo || fail clone ${EXIT.CLONE}
+cd repo`;
 
 /** Rebases with `args`; on a conflict lists the conflicted paths, aborts (tree as before) and exits CONFLICT. */
 function rebaseOrReport(args: string): string {
@@ -33,7 +48,7 @@ export function setupScript(): string {
 
 /**
  * Clones GS_URL (or fetches it when $HOME/repo already holds it), checks out GS_AGENT_BRANCH from
- * origin/GS_BRANCH with a clean tree. Prints __GS_AFFINITY=1|0 and __GS_HEAD.
+ * origin/GS_BRANCH with a clean tree. Prints __GS_HOME and __GS_WORKDIR.
  */
 export function prepareScript(): string {
   return `${FAIL}
@@ -43,18 +58,13 @@ if [ -d repo/.git ] && [ "$(git -C repo config --get remote.origin.url)" = "$GS_
   cd repo
   git rebase --abort >/dev/null 2>&1; git merge --abort >/dev/null 2>&1
   git fetch --quiet --prune --no-tags origin "+refs/heads/$GS_BRANCH:refs/remotes/origin/$GS_BRANCH" || fail fetch ${EXIT.CLONE}
-  echo "__GS_AFFINITY=1"
 else
-  rm -rf repo
-  git clone --quiet --no-tags --single-branch --branch "$GS_BRANCH" "$GS_URL" repo || fail clone ${EXIT.CLONE}
-  cd repo
-  echo "__GS_AFFINITY=0"
+  ${CLONE}
 fi
 git checkout --quiet -f -B "$GS_AGENT_BRANCH" "origin/$GS_BRANCH" || fail checkout
 git reset --quiet --hard && git clean -ffdxq
 git config user.name "$GS_AGENT" && git config user.email "$GS_AGENT@agents.git-sandbox.invalid"
 git config rebase.autoStash true && git config git-sandbox.base "$GS_BRANCH"
-echo "__GS_HEAD=$(git rev-parse HEAD)"
 echo "__GS_WORKDIR=$PWD"`;
 }
 
@@ -62,9 +72,8 @@ echo "__GS_WORKDIR=$PWD"`;
 export function precloneScript(): string {
   return `${FAIL}
 cd "$HOME" || fail home
-rm -rf repo
-git clone --quiet --no-tags --single-branch --branch "$GS_BRANCH" "$GS_URL" repo || fail clone ${EXIT.CLONE}
-cd repo && git checkout --quiet --detach && git branch -D "$GS_BRANCH" >/dev/null 2>&1
+${CLONE}
+git checkout --quiet --detach && git branch -D "$GS_BRANCH" >/dev/null 2>&1
 git config git-sandbox.base "$GS_BRANCH"
 echo "__GS_OK=1"`;
 }
@@ -129,12 +138,7 @@ else
 fi
 echo "__GS_COMMIT=$after"
 [ "$before" = "$after" ] && echo "__GS_REBASED=0" || echo "__GS_REBASED=1"
-if [ $rc -ne 0 ]; then
-  echo "$out" >&2
-  case "$out" in ${REJECTED_OUTPUT}) exit ${EXIT.REJECTED} ;; esac
-  fail push
-fi
-echo "__GS_PUSHED=1"`;
+${classifyPush()}`;
 }
 
 /** Fetch + rebase onto origin/GS_BASE with autostash; on conflict aborts and lists the paths. */
