@@ -88,7 +88,7 @@ export async function gitDiff(ctx: ServiceContext, agentId: string, id: string, 
     const bytes = new TextEncoder().encode(raw);
     const truncated = bytes.length > o.maxBytes;
     const diff = truncated ? new TextDecoder().decode(bytes.slice(0, o.maxBytes)).replace(/\uFFFD$/, '') : raw;
-    return { diff, files: parseNumstatZ(numstat).map(({ path: p, additions, deletions }) => ({ path: p, additions, deletions, binary: false })), truncated };
+    return { diff, files: parseNumstatZ(numstat), truncated };
   });
 }
 

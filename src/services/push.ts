@@ -75,18 +75,13 @@ async function landOnAgentBranch(ctx: ServiceContext, lease: LeaseRecord, sbx: S
   if (!got.ok) throw got.reason === 'timeout' ? locked(target, got) : new AppError('INTERNAL', 'unexpected lock answer');
   let rebased = false;
   try {
-    const max = 1 + ctx.cfg.PUSH_MAX_RETRIES;
-    for (let attempt = 1; attempt <= max; attempt++) {
+    const [commit, attempts] = await untilLanded(ctx, lock, got.token, target, async (attempt) => {
       rec.attempts = attempt;
-      if (attempt > 1) await lock.extend(got.token, ttlMs);
       const r = await run(sbx, landScript(), { envs: netEnv(ctx, lease, { GS_BASE: lease.branch, GS_TARGET: target }), timeoutMs: 120_000 });
       const m = markers(r.stdout);
       if (m.REBASED === '1') rebased = true;
-      if (r.exitCode === 0) {
-        rec.commitSha = m.COMMIT;
-        return { commit: m.COMMIT, target_branch: target, attempts: attempt, lock_wait_ms: got.waitedMs, rebased, committed, batch_size: 1 };
-      }
-      if (r.exitCode === EXIT.NOTHING) throw new AppError('NOTHING_TO_PUSH', `nothing to push: ${target} already contains HEAD and there were no changes to commit`);
+      if (r.exitCode === 0) return m.COMMIT;
+      if (r.exitCode === EXIT.NOTHING) throw nothingToPush(target);
       if (r.exitCode === EXIT.CONFLICT) {
         const conflicts = conflictPaths(r.stdout);
         rec.detail = { conflicts };
@@ -94,9 +89,10 @@ async function landOnAgentBranch(ctx: ServiceContext, lease: LeaseRecord, sbx: S
         throw conflictError(conflicts, target);
       }
       if (r.exitCode !== EXIT.REJECTED) throw failed(ctx, 'push', r);
-      if (attempt < max) await sleep(backoffMs(attempt - 1, 100, 2000, Math.random()));
-    }
-    throw new AppError('PUSH_REJECTED', `push to ${target} was rejected ${max} times (the branch kept moving); try again`, { retryAfterS: 2 });
+      return REJECTED;
+    });
+    rec.commitSha = commit;
+    return { commit, target_branch: target, attempts, lock_wait_ms: got.waitedMs, rebased, committed, batch_size: 1 };
   } finally {
     await lock.release(got.token).catch((e) => ctx.log.warn('lock_release_failed', { lease: lease.id, error: String(e) }));
   }
@@ -112,7 +108,7 @@ async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox,
   const lock = lockFor(ctx, lease, target);
   const entryId = `${lease.id}-${crypto.randomUUID().slice(0, 8)}`;
   const q = await run(sbx, queueScript(), { envs: netEnv(ctx, lease, { GS_BASE: target, GS_ENTRY: entryId }), timeoutMs: 120_000 });
-  if (q.exitCode === EXIT.NOTHING) throw new AppError('NOTHING_TO_PUSH', `nothing to push: ${target} already contains HEAD and there were no changes to commit`);
+  if (q.exitCode === EXIT.NOTHING) throw nothingToPush(target);
   if (q.exitCode !== 0) throw failed(ctx, 'push', q);
   const queuedHead = markers(q.stdout).HEAD;
   await lock.enqueue(entryId, lease.id);
@@ -166,21 +162,16 @@ async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox,
 async function landBatch(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, lock: Lock, token: number, ownEntry: string): Promise<number> {
   const ids = await lock.claim(token, BATCH_MAX);
   if (!ids.length) return 1;
-  const max = 1 + ctx.cfg.PUSH_MAX_RETRIES;
   try {
-    for (let attempt = 1; attempt <= max; attempt++) {
-      if (attempt > 1) await lock.extend(token, ctx.cfg.LOCK_TTL_S * 1000);
+    const [out, attempts] = await untilLanded(ctx, lock, token, lease.branch, async () => {
       const r = await run(sbx, landBatchScript(), { envs: netEnv(ctx, lease, { GS_BASE: lease.branch, GS_IDS: ids.join(' ') }), timeoutMs: 120_000 });
-      if (r.exitCode === 0) {
-        const out = parseBatchOutput(r.stdout);
-        const results = ids.map((id) => ({ id, ...(out.get(id) ?? { status: 'missing' as const, conflicts: [] }) }));
-        if (!(await lock.complete(token, results))) throw new AppError('GIT_FAILED', 'the repo lock expired while landing; push again');
-        return attempt;
-      }
+      if (r.exitCode === 0) return parseBatchOutput(r.stdout);
       if (r.exitCode !== EXIT.REJECTED) throw failed(ctx, 'push', r);
-      if (attempt < max) await sleep(backoffMs(attempt - 1, 100, 2000, Math.random()));
-    }
-    throw new AppError('PUSH_REJECTED', `push to ${lease.branch} was rejected ${max} times (the branch kept moving); try again`, { retryAfterS: 2 });
+      return REJECTED;
+    });
+    const results = ids.map((id) => ({ id, ...(out.get(id) ?? { status: 'missing' as const, conflicts: [] }) }));
+    if (!(await lock.complete(token, results))) throw new AppError('GIT_FAILED', 'the repo lock expired while landing; push again');
+    return attempts;
   } catch (e) {
     // The batch goes back to the queue for the next holder; this caller's own entry is withdrawn,
     // since it is answering with an error.
@@ -194,6 +185,27 @@ async function landBatch(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, 
 async function dropQueueRef(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, entryId: string): Promise<void> {
   const r = await run(sbx, `cd "$GS_WORKDIR" && git push --quiet origin ":${QUEUE_PREFIX}/$GS_ENTRY"`, { envs: netEnv(ctx, lease, { GS_ENTRY: entryId }) }).catch(() => null);
   if (!r || r.exitCode !== 0) ctx.log.warn('queue_ref_cleanup_failed', { lease: lease.id, entry: entryId });
+}
+
+const REJECTED = Symbol('rejected');
+
+/**
+ * Runs a landing attempt until git stops reporting that the ref moved, at most 1 + PUSH_MAX_RETRIES
+ * times, with backoff + jitter between attempts and the lock extended before each retry.
+ */
+async function untilLanded<T>(ctx: ServiceContext, lock: Lock, token: number, target: string, tryOnce: (attempt: number) => Promise<T | typeof REJECTED>): Promise<[T, number]> {
+  const max = 1 + ctx.cfg.PUSH_MAX_RETRIES;
+  for (let attempt = 1; attempt <= max; attempt++) {
+    if (attempt > 1) await lock.extend(token, ctx.cfg.LOCK_TTL_S * 1000);
+    const out = await tryOnce(attempt);
+    if (out !== REJECTED) return [out, attempt];
+    if (attempt < max) await sleep(backoffMs(attempt - 1, 100, 2000, Math.random()));
+  }
+  throw new AppError('PUSH_REJECTED', `push to ${target} was rejected ${max} times (the branch kept moving); try again`, { retryAfterS: 2 });
+}
+
+function nothingToPush(target: string): AppError {
+  return new AppError('NOTHING_TO_PUSH', `nothing to push: ${target} already contains HEAD and there were no changes to commit`);
 }
 
 function sleep(ms: number): Promise<void> {
