@@ -37,7 +37,10 @@ export const errorResponses = {
   410: { description: 'Lease expired or ended', content: { 'application/json': { schema: ErrorBody } } },
 } as const;
 
-export const LeaseId = z.string().regex(/^sbx_[0-9a-f]{24}$/, 'must be a lease id like sbx_…').openapi({ param: { name: 'id', in: 'path' }, example: 'sbx_0123456789abcdef01234567' });
+/** What a lease id looks like (`sbx_` + 24 hex digits). */
+export const LEASE_ID_PATTERN = /^sbx_[0-9a-f]{24}$/;
+
+export const LeaseId = z.string().regex(LEASE_ID_PATTERN, 'must be a lease id like sbx_…').openapi({ param: { name: 'id', in: 'path' }, example: 'sbx_0123456789abcdef01234567' });
 
 export const Lease = z
   .object({

@@ -2,13 +2,11 @@
 import { Hono } from 'hono';
 import { AppError } from '../errors.ts';
 import { deleteFile, readFile, writeFile } from '../services/files.ts';
-import type { AppEnv } from './app-types.ts';
-
-const ID = /^sbx_[0-9a-f]{24}$/;
+import { LEASE_ID_PATTERN, type AppEnv } from './app-types.ts';
 
 function params(c: { req: { param(k: string): string | undefined; path: string } }): { id: string; path: string } {
   const id = c.req.param('id') ?? '';
-  if (!ID.test(id)) throw new AppError('BAD_REQUEST', 'id: must be a lease id like sbx_…', { details: { field: 'id' } });
+  if (!LEASE_ID_PATTERN.test(id)) throw new AppError('BAD_REQUEST', 'id: must be a lease id like sbx_…', { details: { field: 'id' } });
   const marker = `/files/`;
   const raw = c.req.path.slice(c.req.path.indexOf(marker) + marker.length);
   let path: string;

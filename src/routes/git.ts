@@ -43,6 +43,8 @@ export const PushBody = z
   .strict()
   .openapi('PushRequest');
 
+export const PullResult = z.object({ head: z.string(), previous_head: z.string(), updated: z.boolean() }).openapi('PullResult');
+
 export const PushResult = z
   .object({ commit: z.string(), target_branch: z.string(), attempts: z.number(), lock_wait_ms: z.number(), rebased: z.boolean(), committed: z.boolean(), batch_size: z.number() })
   .openapi('PushResult');
@@ -63,7 +65,7 @@ const status = createRoute({ method: 'get', path: '/v1/sandboxes/{id}/status', s
 const diff = createRoute({ method: 'get', path: '/v1/sandboxes/{id}/diff', security, summary: 'Unified diff + numstat', request: { params, query: DiffQuery }, responses: { 200: json(Diff, 'Diff'), ...errorResponses } });
 const pull = createRoute({
   method: 'post', path: '/v1/sandboxes/{id}/pull', security, summary: 'Fetch + rebase onto origin/<branch> (autostash)', request: { params },
-  responses: { 200: json(z.object({ head: z.string(), previous_head: z.string(), updated: z.boolean() }), 'Rebased'), 409: conflict, ...errorResponses },
+  responses: { 200: json(PullResult, 'Rebased'), 409: conflict, ...errorResponses },
 });
 const push = createRoute({
   method: 'post', path: '/v1/sandboxes/{id}/push', security, summary: 'Commit, then land under the repo lock with rebase-retry', request: { params, body: { required: true, content: { 'application/json': { schema: PushBody } } } },

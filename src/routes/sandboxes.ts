@@ -3,7 +3,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { createLease, getLease, leaseView, listLeases, releaseLease, renewLease } from '../services/leases.ts';
 import { Lease, LeaseId, errorResponses, security, subApp, ErrorBody } from './app-types.ts';
 
-const CreateBody = z
+/** Body of POST /v1/sandboxes (also the git_clone MCP tool's input). */
+export const CreateBody = z
   .object({
     repo_url: z.string().min(1).max(2048).describe('http(s) URL of the repository; must match ALLOWED_REPOS'),
     branch: z.string().min(1).max(200).default('main').describe('base branch to check out'),
