@@ -1,6 +1,7 @@
 // Cron Triggers: health (*/5), cleanup + reconciliation (*/10), retention purge (daily).
 import { and, inArray, lt, sql } from 'drizzle-orm';
 import { gitOperations, gitSandboxes } from '../db/schema.ts';
+import { ACTIVE_STATUSES } from '../pool/types.ts';
 import { poolStub, type ServiceContext } from '../services/context.ts';
 
 export const CRON_HEALTH = '*/5 * * * *';
@@ -20,15 +21,12 @@ export async function cleanupJob(ctx: ServiceContext): Promise<Record<string, nu
   const r = { expired: c.expired, orphans: c.orphans };
   const db = ctx.db();
   const open = await db
-    .select({ leaseId: gitSandboxes.leaseId, agentId: gitSandboxes.agentId })
+    .select({ leaseId: gitSandboxes.leaseId })
     .from(gitSandboxes)
-    .where(and(inArray(gitSandboxes.status, ['initializing', 'ready', 'in_use']), lt(gitSandboxes.createdAt, new Date(Date.now() - 60_000))))
+    .where(and(inArray(gitSandboxes.status, [...ACTIVE_STATUSES]), lt(gitSandboxes.createdAt, new Date(Date.now() - 60_000))))
     .limit(1000);
-  const stale: string[] = [];
-  for (const row of open) {
-    const l = await pool.lookup(row.leaseId, row.agentId);
-    if (!l.ok) stale.push(row.leaseId);
-  }
+  const active = new Set(await pool.activeLeaseIds(open.map((row) => row.leaseId)));
+  const stale = open.map((row) => row.leaseId).filter((id) => !active.has(id));
   if (stale.length) {
     await db.update(gitSandboxes).set({ status: 'terminated', terminatedAt: new Date(), lastOperation: 'reconcile' }).where(inArray(gitSandboxes.leaseId, stale));
   }

@@ -204,6 +204,8 @@ export class RepoLock extends DurableObject<Env> {
     this.#sql.exec(`UPDATE lock_state SET holder=?, token=?, expires_at=?, granted_at=?, ttl_ms=? WHERE id=1`, holder, token, expiresAt, now, ttlMs);
     if (seq) this.#sql.exec(`DELETE FROM waiters WHERE seq=?`, seq);
     this.#audit('acquire', holder, token, now - enqueuedAt);
+    // The audit keeps about the newest 1000 rows, trimmed every 100th grant rather than on every write.
+    if (token % 100 === 0) this.#sql.exec(`DELETE FROM audit WHERE seq <= (SELECT max(seq) FROM audit) - 1000`);
     return { ok: true, token, waitedMs: now - enqueuedAt, expiresAt };
   }
 
@@ -282,6 +284,5 @@ export class RepoLock extends DurableObject<Env> {
 
   #audit(event: string, holder: string | null, token: number | null, waitMs: number | null): void {
     this.#sql.exec(`INSERT INTO audit(event, holder, token, wait_ms, at) VALUES (?,?,?,?,?)`, event, holder, token, waitMs, Date.now());
-    this.#sql.exec(`DELETE FROM audit WHERE seq <= (SELECT max(seq) FROM audit) - 1000`);
   }
 }
