@@ -1,10 +1,9 @@
 // Parent side of the embedded stack: starts bench/stack-process.ts, and talks to the local E2B host's
 // control plane to set the modelled create latency and to kill every sandbox between scenarios.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import type { StackInfo } from '../local/stack.ts';
+import { spawnStackChild } from '../local/stack-spawn.ts';
 import { alive, onCleanup, sleep } from './cleanup.ts';
 
 /** A running stack child. */
@@ -28,41 +27,28 @@ export interface StackProcessOptions {
 export async function startStackProcess(opts: StackProcessOptions): Promise<StackProcess> {
   const entry = path.join(import.meta.dirname, 'stack-process.ts');
   const log = createWriteStream(opts.logFile, { flags: 'a', mode: 0o600 });
-  const child: ChildProcess = spawn(process.execPath, ['--experimental-strip-types', '--no-warnings', entry, opts.dir, String(opts.createLatencyMs)], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  child.stderr!.pipe(log);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const stop = async () => {
-    if (alive(child)) {
-      child.kill('SIGTERM');
-      child.stdin?.end();
-      await Promise.race([exited, sleep(25_000)]);
-      if (alive(child)) child.kill('SIGKILL');
-    }
-    log.end();
-  };
-  const unregister = onCleanup('stack', stop, 35_000);
+  let unregister = () => {};
   try {
-    const line = await new Promise<string>((resolve, reject) => {
-      const rl = createInterface({ input: child.stdout! });
-      rl.once('line', resolve);
-      child.once('exit', (code) => reject(new Error(`stack process exited (${code}) before it was ready; see ${opts.logFile}`)));
-      setTimeout(() => reject(new Error(`stack not ready after ${(opts.timeoutMs ?? 120_000) / 1000}s; see ${opts.logFile}`)), opts.timeoutMs ?? 120_000).unref();
+    const started = await spawnStackChild<{ info: StackInfo; bindings: Record<string, string> }>(entry, [opts.dir, String(opts.createLatencyMs)], {
+      stderr: log,
+      timeoutMs: opts.timeoutMs,
     });
-    const parsed = JSON.parse(line) as { info: StackInfo; bindings: Record<string, string> };
+    const stop = async () => {
+      await started.stop();
+      log.end();
+    };
+    unregister = onCleanup('stack', stop, 35_000);
     return {
-      ...parsed,
-      pid: child.pid,
+      ...started.ready,
+      pid: started.child.pid,
       stop: async () => {
         unregister();
         await stop();
       },
     };
   } catch (e) {
-    unregister();
-    await stop();
-    throw e;
+    log.end();
+    throw new Error(`${e instanceof Error ? e.message : String(e)}; see ${opts.logFile}`);
   }
 }
 

