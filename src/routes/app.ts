@@ -41,7 +41,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
       },
     })(c, next),
   );
-  for (const path of ['/v1/sandboxes', '/v1/sandboxes/*', '/mcp', '/mcp/*']) {
+  // `/x/*` also matches `/x` itself, so each prefix is listed once (listing both authenticated twice).
+  for (const path of ['/v1/sandboxes/*', '/mcp/*']) {
     app.use(path, async (c, next) => {
       c.set('agentId', await authenticate(c.var.svc, c.req.header('authorization')));
       await next();
