@@ -5,7 +5,7 @@ import { parseConfig } from '../config.ts';
 import { randomId } from '../lib/crypto.ts';
 import { componentLogger } from '../lib/do-logger.ts';
 import type { Logger } from '../lib/log.ts';
-import { createDelayMs, idleTimeoutMs, pickIdle, prewarmPick, refillCount, retireAt } from '../pool/decide.ts';
+import { idleTimeoutMs, pickIdle, prewarmPick, refillCount, retireAt } from '../pool/decide.ts';
 import { ACTIVE_STATUSES, type AcquireRequest, type AcquireResult, type LeaseLookup, type LeaseRecord, type PoolSettings, type PoolStats } from '../pool/types.ts';
 import { createSandbox, isAlive, killSandbox, listSandboxIds, providerOptions, type ProviderOptions } from '../sandbox/provider.ts';
 import { precloneSandbox, scrubSandbox, setupSandbox } from '../sandbox/maintenance.ts';
@@ -13,6 +13,7 @@ import { markLeaseRows } from '../db/lease-rows.ts';
 import { settingsFromConfig, SCHEMA_SQL } from '../pool/storage.ts';
 import { ACTIVE, PoolStore } from '../pool/store.ts';
 import { WaitQueue } from '../pool/wait-queue.ts';
+import { CreateLimiter } from '../pool/create-limiter.ts';
 
 
 /** The pool coordinator DO: leases, warm pool, refill, expiry and health. */
@@ -27,7 +28,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     this.#db.inc('lease_rejections_total{reason="exhausted"}');
     return { ok: false, reason: 'exhausted', message: `no sandbox became free within ${s.leaseWaitMs} ms`, retryAfterS: Math.max(1, Math.ceil(s.leaseWaitMs / 2000)) };
   });
-  #recentCreates: number[] = [];
+  #creates = new CreateLimiter();
   // Scrubs running in this incarnation; a 'scrubbing' member missing here was orphaned by an eviction.
   #scrubs = new Map<string, Promise<void>>();
   // Concurrent requests with the same idempotency key share one acquisition.
@@ -144,7 +145,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     if (!lease || lease.agent_id !== agentId) return { ok: false, reason: 'not_found' };
     if (lease.status === 'expired' || lease.status === 'terminated' || lease.status === 'error') return { ok: false, reason: lease.status, lease };
     if (lease.expires_at <= Date.now()) {
-      await this.#expireLease(lease);
+      await this.#expireLeases([lease]);
       return { ok: false, reason: 'expired', lease: this.#db.lease(leaseId) ?? lease };
     }
     if (touch && lease.status === 'ready') {
@@ -225,7 +226,7 @@ export class PoolCoordinator extends DurableObject<Env> {
   async cleanup(): Promise<{ expired: number; orphans: number }> {
     const now = Date.now();
     const overdue = this.#db.overdueLeases(now);
-    for (const l of overdue) await this.#expireLease(l);
+    await this.#expireLeases(overdue);
     const known = new Set(this.#db.members().map((m) => m.sandbox_id));
     const listed = await listSandboxIds(this.#p, { service: 'git-sandbox', pool: this.#poolName() }).catch(() => []);
     const orphans = listed.filter((id) => !known.has(id));
@@ -249,7 +250,7 @@ export class PoolCoordinator extends DurableObject<Env> {
 
   async #maintain(now: number): Promise<void> {
     const s = this.settings();
-    for (const l of this.#db.overdueLeases(now)) await this.#expireLease(l);
+    await this.#expireLeases(this.#db.overdueLeases(now));
     for (const m of this.#db.members().filter((x) => x.state === 'scrubbing' && !this.#scrubs.has(x.sandbox_id))) await this.#terminate(m.sandbox_id, 'scrub_lost');
     const idle = this.#db.members().filter((m) => m.state === 'idle');
     const retiring = idle.filter((m) => m.retire_at <= now);
@@ -276,14 +277,17 @@ export class PoolCoordinator extends DurableObject<Env> {
     await this.ctx.storage.setAlarm(Math.max(now + 10, Math.min(...candidates)));
   }
 
-  async #expireLease(lease: LeaseRecord): Promise<void> {
-    // Invariant: only an active lease can expire; the status flips before any await.
-    const cur = this.#db.lease(lease.id);
-    if (!cur || !ACTIVE_STATUSES.includes(cur.status)) return;
-    this.#sql.exec(`UPDATE leases SET status='expired' WHERE id=?`, lease.id);
-    this.#db.inc('leases_expired_total');
-    await markLeaseRows(this.env, [lease.id], { status: 'terminated', lastOperation: 'expire' }, this.#log);
-    await this.#returnMember(cur, 'expired');
+  /** Expires leases (one history write for all of them) and returns their sandboxes. */
+  async #expireLeases(leases: LeaseRecord[]): Promise<void> {
+    // Invariant: only an active lease can expire; every status flips before the first await.
+    const expired = leases.map((l) => this.#db.lease(l.id)).filter((l): l is LeaseRecord => !!l && ACTIVE_STATUSES.includes(l.status));
+    for (const l of expired) {
+      this.#sql.exec(`UPDATE leases SET status='expired' WHERE id=?`, l.id);
+      this.#db.inc('leases_expired_total');
+    }
+    if (!expired.length) return;
+    await markLeaseRows(this.env, expired.map((l) => l.id), { status: 'terminated', lastOperation: 'expire' }, this.#log);
+    for (const l of expired) await this.#returnMember(l, 'expired');
   }
 
   /** Scrub + health check → idle, else terminate; direct mode and REUSE_POLICY=discard terminate. */
@@ -344,12 +348,7 @@ export class PoolCoordinator extends DurableObject<Env> {
       placeholder, 'creating', null, null, now, retireAt(now, s.idleMaxAgeS, Math.random()), null, mode,
     );
     try {
-      let delay = createDelayMs(this.#recentCreates, s.createPerSec, Date.now());
-      while (delay > 0) {
-        await new Promise((r) => setTimeout(r, delay));
-        delay = createDelayMs(this.#recentCreates, s.createPerSec, Date.now());
-      }
-      this.#recentCreates = [...this.#recentCreates.filter((t) => t > Date.now() - 2000), Date.now()];
+      await this.#creates.take(s.createPerSec);
       const t0 = Date.now();
       const id = await createSandbox(this.#p, idleTimeoutMs(s), { service: 'git-sandbox', pool: this.#poolName(), mode });
       const home = await setupSandbox(this.#p, id, idleTimeoutMs(s)).catch(async (e) => {
