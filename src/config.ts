@@ -21,6 +21,12 @@ export const Config = z.object({
   ALLOWED_REPOS: str(''),
   PREWARM_REPOS: str(''),
   GIT_USERNAME: str('x-access-token'),
+  PUBLIC_URL: str(''),
+  GITHUB_APP_ID: str(''),
+  GITHUB_API_URL: str('https://api.github.com'),
+  LANDER_IDLE_S: int(600, 30, 86_400),
+  AUTH_FAIL_LIMIT: int(20, 1, 100_000),
+  AUTH_FAIL_WINDOW_S: int(60, 1, 3600),
   LOCK_TTL_S: int(30, 1, 3600),
   LOCK_WAIT_MS: int(5000, 0, 600_000),
   PUSH_MAX_RETRIES: int(3, 0, 20),
@@ -38,6 +44,7 @@ export const Config = z.object({
   DATABASE_URL: str(''),
   E2B_API_KEY: str(''),
   GIT_TOKEN: str(''),
+  GITHUB_APP_PRIVATE_KEY: str(''),
   ADMIN_TOKEN: str(''),
   METRICS_TOKEN: str(''),
   ERROR_ENCRYPTION_KEY: str(''),
@@ -66,4 +73,4 @@ export function parseConfig(env: Partial<Record<keyof Config, unknown>>): Config
 }
 
 /** The secrets among the config keys; their values are scrubbed from every log line and error. */
-export const SECRET_KEYS = ['DATABASE_URL', 'E2B_API_KEY', 'GIT_TOKEN', 'ADMIN_TOKEN', 'METRICS_TOKEN', 'ERROR_ENCRYPTION_KEY'] as const;
+export const SECRET_KEYS = ['DATABASE_URL', 'E2B_API_KEY', 'GIT_TOKEN', 'GITHUB_APP_PRIVATE_KEY', 'ADMIN_TOKEN', 'METRICS_TOKEN', 'ERROR_ENCRYPTION_KEY'] as const;
