@@ -11,6 +11,7 @@ import type { AppEnv } from './app-types.ts';
 import { validationError } from './app-types.ts';
 import { mountDocs } from './docs.ts';
 import { filesApp } from './files.ts';
+import { gatewayApp } from './gateway.ts';
 import { gitApp } from './git.ts';
 import { healthApp } from './health.ts';
 import { metricsApp } from './metrics.ts';
@@ -33,6 +34,9 @@ export function createApp(): OpenAPIHono<AppEnv> {
       c.executionCtx.waitUntil(svc.close());
     }
   });
+  // The git gateway streams packs of any size and authenticates with lease credentials, so it is
+  // mounted before the JSON body limit and the API-key middleware.
+  app.route('/', gatewayApp);
   app.use('*', async (c, next) =>
     bodyLimit({
       maxSize: c.var.svc.cfg.MAX_BODY_BYTES,
