@@ -26,7 +26,11 @@ export default defineConfig({
         plugins: [
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: './wrangler.toml' },
-            miniflare: { bindings: inject('workerBindings') },
+            miniflare: {
+              bindings: inject('workerBindings'),
+              // The Worker's fetch handler on a loopback port, so sandboxes' git reaches the gateway.
+              unsafeDirectSockets: [{ host: '127.0.0.1', port: inject('gatewayPort') }],
+            },
           })),
         ],
         test: {

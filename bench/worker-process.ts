@@ -59,7 +59,9 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
   const envFile = path.join(opts.dir, 'worker.env');
   const persist = path.join(opts.dir, 'do-state');
   await mkdir(opts.dir, { recursive: true });
-  await writeFile(envFile, `${Object.entries(opts.vars).map(([k, v]) => `${k}=${quote(v)}`).join('\n')}\n`, { mode: 0o600 });
+  // Sandboxes reach the Worker's git gateway on this port.
+  const vars = { ...opts.vars, PUBLIC_URL: `http://127.0.0.1:${port}` };
+  await writeFile(envFile, `${Object.entries(vars).map(([k, v]) => `${k}=${quote(v)}`).join('\n')}\n`, { mode: 0o600 });
   const log = createWriteStream(opts.logFile, { flags: 'a', mode: 0o600 });
   const wranglerBin = path.join(opts.root, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
   const args = [
@@ -72,7 +74,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
   ];
   // wrangler also reads process.env for keys named in [vars]/[secrets]: drop those so the env file rules.
   const env: NodeJS.ProcessEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: 'true' };
-  for (const k of Object.keys(opts.vars)) delete env[k];
+  for (const k of Object.keys(vars)) delete env[k];
   const child: ChildProcess = spawn(process.execPath, args, { cwd: opts.root, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
   trackGroup(child);
   child.stdout!.pipe(log, { end: false });

@@ -101,7 +101,7 @@ try {
   console.log(`starting the local stack in ${DIR} (logs: ${path.join(DIR, 'stack.log')})…`);
   stack = await startStack({ dir: DIR, log });
   const info = stackInfo(stack);
-  const vars = Object.entries(workerBindings(info)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n');
+  const vars = Object.entries({ ...workerBindings(info), PUBLIC_URL: `http://127.0.0.1:${PORT}` }).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n');
   await writePrivate('.dev.vars', `# written by npm start; points wrangler dev at the local stack\n${vars}\n`);
 
   // Own process group (detached) so Ctrl-C here reaches all of wrangler/workerd via kill(-pid);

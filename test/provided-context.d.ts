@@ -6,5 +6,6 @@ declare module 'vitest' {
     stack: StackInfo;
     oracleUrl: string;
     workerBindings: Record<string, string>;
+    gatewayPort: number;
   }
 }

@@ -6,15 +6,25 @@ import { randomId } from '../lib/crypto.ts';
 import { componentLogger } from '../lib/do-logger.ts';
 import type { Logger } from '../lib/log.ts';
 import { idleTimeoutMs, pickIdle, prewarmPick, refillCount, retireAt } from '../pool/decide.ts';
-import { ACTIVE_STATUSES, type AcquireRequest, type AcquireResult, type LeaseLookup, type LeaseRecord, type PoolSettings, type PoolStats } from '../pool/types.ts';
+import { ACTIVE_STATUSES, type AcquireRequest, type AcquireResult, type GitPrincipal, type LeaseLookup, type LeaseRecord, type PoolSettings, type PoolStats } from '../pool/types.ts';
+import { LANDER_AGENT } from '../gateway/ref-rules.ts';
+import { gatewayAuthorization, gatewayRepoUrl } from '../gateway/credentials.ts';
 import { createSandbox, isAlive, killSandbox, listSandboxIds, providerOptions, type ProviderOptions } from '../sandbox/provider.ts';
 import { precloneSandbox, scrubSandbox, setupSandbox } from '../sandbox/maintenance.ts';
 import { markLeaseRows } from '../db/lease-rows.ts';
-import { settingsFromConfig, SCHEMA_SQL } from '../pool/storage.ts';
+import { MIGRATIONS_SQL, settingsFromConfig, SCHEMA_SQL } from '../pool/storage.ts';
 import { ACTIVE, PoolStore } from '../pool/store.ts';
 import { WaitQueue } from '../pool/wait-queue.ts';
 import { CreateLimiter } from '../pool/create-limiter.ts';
 
+/** What an idempotency key promises stays the same between retries. */
+function fingerprint(r: AcquireRequest): string {
+  return JSON.stringify([r.repoKey, r.branch, r.agentBranch, r.taskId, r.ttlS ?? null]);
+}
+
+function idemMismatch(): AcquireResult {
+  return { ok: false, reason: 'idempotency_mismatch', message: 'this Idempotency-Key was used with a different request body', retryAfterS: 0 };
+}
 
 /** The pool coordinator DO: leases, warm pool, refill, expiry and health. */
 export class PoolCoordinator extends DurableObject<Env> {
@@ -32,7 +42,10 @@ export class PoolCoordinator extends DurableObject<Env> {
   // Scrubs running in this incarnation; a 'scrubbing' member missing here was orphaned by an eviction.
   #scrubs = new Map<string, Promise<void>>();
   // Concurrent requests with the same idempotency key share one acquisition.
-  #pendingIdem = new Map<string, Promise<AcquireResult>>();
+  #pendingIdem = new Map<string, { fp: string; p: Promise<AcquireResult> }>();
+  // Acquisitions in flight per agent (creating or waiting): counted with the agent's active leases,
+  // so the per-agent cap holds for cold creations and waiters too.
+  #inflight = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -41,6 +54,9 @@ export class PoolCoordinator extends DurableObject<Env> {
     this.#log = componentLogger(env, 'pool');
     ctx.blockConcurrencyWhile(async () => {
       for (const stmt of SCHEMA_SQL) this.#sql.exec(stmt);
+      const row = this.#sql.exec(`SELECT value FROM kv WHERE key='schema_version'`).toArray()[0];
+      for (let v = row ? Number(row.value) : 0; v < MIGRATIONS_SQL.length; v++) this.#sql.exec(MIGRATIONS_SQL[v]);
+      this.#sql.exec(`INSERT INTO kv(key,value) VALUES('schema_version',?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, String(MIGRATIONS_SQL.length));
     });
   }
 
@@ -71,11 +87,38 @@ export class PoolCoordinator extends DurableObject<Env> {
   async acquire(req: AcquireRequest): Promise<AcquireResult> {
     if (!req.idemKey) return this.#acquire(req);
     const key = `${req.agentId}\u0000${req.idemKey}`;
+    const fp = fingerprint(req);
     const pending = this.#pendingIdem.get(key);
-    if (pending) return pending.then((r) => (r.ok ? { ...r, existing: true } : r));
+    if (pending) {
+      if (pending.fp !== fp) return idemMismatch();
+      return pending.p.then((r) => (r.ok ? { ...r, existing: true } : r));
+    }
     const p = this.#acquire(req).finally(() => this.#pendingIdem.delete(key));
-    this.#pendingIdem.set(key, p);
+    this.#pendingIdem.set(key, { fp, p });
     return p;
+  }
+
+  /** Resolves a gateway principal (a lease id or a pre-cloning member's placeholder) while it is live. */
+  async gitPrincipal(user: string): Promise<GitPrincipal | null> {
+    if (user.startsWith('pending_')) {
+      const m = this.#db.member(user);
+      if (!m || m.state !== 'creating' || !m.repo_key) return null;
+      const repo = this.settings().prewarmRepos.find((r) => r.key === m.repo_key);
+      return repo ? { kind: 'member', agentId: '', leaseId: user, repoKey: repo.key, repoUrl: repo.url, baseBranch: repo.branch } : null;
+    }
+    const l = this.#db.lease(user);
+    if (!l || !ACTIVE_STATUSES.includes(l.status) || l.expires_at <= Date.now()) return null;
+    return { kind: l.agent_id === LANDER_AGENT ? 'lander' : 'lease', agentId: l.agent_id, leaseId: l.id, repoKey: l.repo_key, repoUrl: l.repo_url, baseBranch: l.branch };
+  }
+
+  /** Ends every active lease of an agent (its API key was revoked); returns how many ended. */
+  async endAgentLeases(agentId: string): Promise<number> {
+    const leases = this.#db.rows<LeaseRecord>(`SELECT * FROM leases WHERE agent_id=? AND status IN ${ACTIVE}`, agentId);
+    // Invariant: every status flips before the first await, so no request sees a half-ended set.
+    for (const l of leases) this.#sql.exec(`UPDATE leases SET status='terminated' WHERE id=?`, l.id);
+    for (const l of leases) await this.#returnMember(l, 'revoked');
+    if (leases.length) await markLeaseRows(this.env, leases.map((l) => l.id), { status: 'terminated', lastOperation: 'revoke' }, this.#log);
+    return leases.length;
   }
 
   async #acquire(req: AcquireRequest): Promise<AcquireResult> {
@@ -83,21 +126,30 @@ export class PoolCoordinator extends DurableObject<Env> {
     await this.#ensureAlarm();
     // Invariant: one idempotency key maps to one lease, checked and claimed in this same block.
     if (req.idemKey) {
-      const prev = this.#db.rows<LeaseRecord>(`SELECT * FROM leases WHERE agent_id=? AND idem_key=?`, req.agentId, req.idemKey)[0];
+      const prev = this.#db.rows<LeaseRecord & { idem_fp: string | null }>(`SELECT * FROM leases WHERE agent_id=? AND idem_key=?`, req.agentId, req.idemKey)[0];
+      if (prev && prev.idem_fp && prev.idem_fp !== fingerprint(req)) return idemMismatch();
       if (prev) return { ok: true, lease: prev, existing: true, waitedMs: 0 };
     }
-    const active = this.#db.one(`SELECT count(*) AS n FROM leases WHERE agent_id=? AND status IN ${ACTIVE}`, req.agentId);
-    if (active >= s.maxLeasesPerAgent) {
+    // Invariant: the cap counts active leases plus acquisitions in flight, checked and claimed here.
+    const active = this.#db.one(`SELECT count(*) AS n FROM leases WHERE agent_id=? AND status IN ${ACTIVE}`, req.agentId) + (this.#inflight.get(req.agentId) ?? 0);
+    if (req.agentId !== LANDER_AGENT && active >= s.maxLeasesPerAgent) {
       return { ok: false, reason: 'agent_limit', message: `agent already holds ${active} leases (MAX_LEASES_PER_AGENT=${s.maxLeasesPerAgent})`, retryAfterS: 5 };
     }
-    const t0 = Date.now();
-    const immediate = await this.#tryServe(req, s, t0);
-    if (immediate) return immediate;
-    if (this.#waiters.length >= s.maxWaiters) {
-      this.#db.inc('lease_rejections_total{reason="queue_full"}');
-      return { ok: false, reason: 'queue_full', message: `the pool wait queue is full (${s.maxWaiters})`, retryAfterS: 5 };
+    this.#inflight.set(req.agentId, (this.#inflight.get(req.agentId) ?? 0) + 1);
+    try {
+      const t0 = Date.now();
+      const immediate = await this.#tryServe(req, s, t0);
+      if (immediate) return immediate;
+      if (this.#waiters.length >= s.maxWaiters) {
+        this.#db.inc('lease_rejections_total{reason="queue_full"}');
+        return { ok: false, reason: 'queue_full', message: `the pool wait queue is full (${s.maxWaiters})`, retryAfterS: 5 };
+      }
+      return await this.#waiters.wait(req, t0, t0 + s.leaseWaitMs);
+    } finally {
+      const n = (this.#inflight.get(req.agentId) ?? 1) - 1;
+      if (n > 0) this.#inflight.set(req.agentId, n);
+      else this.#inflight.delete(req.agentId);
     }
-    return this.#waiters.wait(req, t0, t0 + s.leaseWaitMs);
   }
 
   /** Serves `req` now if an idle member or capacity exists; null means it must wait. */
@@ -116,6 +168,7 @@ export class PoolCoordinator extends DurableObject<Env> {
   /** Records a lease on a member and marks the member leased (one synchronous block). */
   #grant(req: AcquireRequest, sandboxId: string, source: LeaseRecord['source'], home: string | null, s: PoolSettings, t0: number): AcquireResult {
     const lease = this.#db.insertLease(req, sandboxId, source, home, s);
+    if (req.idemKey) this.#sql.exec(`UPDATE leases SET idem_fp=? WHERE id=?`, fingerprint(req), lease.id);
     this.#sql.exec(`UPDATE members SET state='leased', lease_id=? WHERE sandbox_id=?`, lease.id, sandboxId);
     this.#db.countLease(lease, Date.now() - t0, source !== 'cold');
     return { ok: true, lease, existing: false, waitedMs: Date.now() - t0 };
@@ -359,7 +412,8 @@ export class PoolCoordinator extends DurableObject<Env> {
       let repoKey: string | null = null;
       if (warmRepo) {
         const cfg = parseConfig(this.env);
-        const ok = await precloneSandbox(this.#p, id, idleTimeoutMs(s), home, warmRepo, { user: cfg.GIT_USERNAME, token: cfg.GIT_TOKEN }).catch(() => false);
+        const authorization = await gatewayAuthorization(cfg.ERROR_ENCRYPTION_KEY, placeholder);
+        const ok = await precloneSandbox(this.#p, id, idleTimeoutMs(s), { gatewayUrl: gatewayRepoUrl(cfg.PUBLIC_URL, warmRepo.key), branch: warmRepo.branch }, authorization).catch(() => false);
         if (ok) repoKey = warmRepo.key;
         else this.#log.warn('preclone_failed', { sandbox: id, repo: warmRepo.key });
       }

@@ -30,12 +30,16 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS entries (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, lease_id TEXT, status TEXT NOT NULL, claim_token INTEGER, commit_sha TEXT, conflicts TEXT, batch_size INTEGER, created_at INTEGER NOT NULL, done_at INTEGER)`,
   `CREATE INDEX IF NOT EXISTS entries_status ON entries(status, seq)`,
   `CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, holder TEXT, token INTEGER, wait_ms INTEGER, at INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
 ];
+
+/** Column additions, applied once each in order; the applied count is kept in kv('schema_version'). */
+const MIGRATIONS = [`ALTER TABLE entries ADD COLUMN agent_id TEXT`];
 
 /** A queued landing (batched pushes to a base branch). */
 export interface LockEntry {
   id: string;
-  status: 'pending' | 'claimed' | 'landed' | 'conflict' | 'missing' | 'cancelled';
+  status: 'pending' | 'claimed' | 'landed' | 'conflict' | 'missing' | 'failed' | 'cancelled';
   commit_sha: string | null;
   conflicts: string[];
   batch_size: number | null;
@@ -54,6 +58,9 @@ export class RepoLock extends DurableObject<Env> {
     this.#log = componentLogger(env, 'repo_lock');
     ctx.blockConcurrencyWhile(async () => {
       for (const s of SCHEMA) this.#sql.exec(s);
+      const row = this.#sql.exec(`SELECT value FROM kv WHERE key='schema_version'`).toArray()[0];
+      for (let v = row ? Number(row.value) : 0; v < MIGRATIONS.length; v++) this.#sql.exec(MIGRATIONS[v]);
+      this.#sql.exec(`INSERT INTO kv(key,value) VALUES('schema_version',?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, String(MIGRATIONS.length));
     });
   }
 
@@ -113,23 +120,38 @@ export class RepoLock extends DurableObject<Env> {
   }
 
   /** Queues an entry (its commits already parked on the remote) for the next batch. */
-  async enqueue(id: string, leaseId: string): Promise<void> {
+  async enqueue(id: string, leaseId: string, agentId: string): Promise<void> {
     const seq = Number(this.#sql.exec(`SELECT coalesce(max(seq), 0) + 1 AS s FROM entries`).one().s);
-    this.#sql.exec(`INSERT OR IGNORE INTO entries(id, seq, lease_id, status, created_at) VALUES (?,?,?,'pending',?)`, id, seq, leaseId, Date.now());
+    this.#sql.exec(`INSERT OR IGNORE INTO entries(id, seq, lease_id, agent_id, status, created_at) VALUES (?,?,?,?,'pending',?)`, id, seq, leaseId, agentId, Date.now());
   }
 
   /** Claims up to `max` pending entries in queue order for the holder of `token`; none for a stale token. */
-  async claim(token: number, max: number): Promise<string[]> {
+  async claim(token: number, max: number): Promise<{ id: string; agentId: string }[]> {
     const st = this.#state();
     // Invariant: only the current holder claims, and an entry is claimed by one holder at a time.
     if (!st.holder || st.token !== token || st.expires_at <= Date.now()) return [];
-    const ids = this.#sql.exec(`SELECT id FROM entries WHERE status='pending' ORDER BY seq LIMIT ?`, max).toArray().map((r) => String(r.id));
-    for (const id of ids) this.#sql.exec(`UPDATE entries SET status='claimed', claim_token=? WHERE id=?`, token, id);
-    return ids;
+    const rows = this.#sql.exec(`SELECT id, agent_id FROM entries WHERE status='pending' ORDER BY seq LIMIT ?`, max).toArray();
+    for (const r of rows) this.#sql.exec(`UPDATE entries SET status='claimed', claim_token=? WHERE id=?`, token, r.id);
+    return rows.map((r) => ({ id: String(r.id), agentId: String(r.agent_id ?? '') }));
+  }
+
+  /** The service-owned lander lease of this repo + base, if one was recorded. */
+  async lander(): Promise<string | null> {
+    const row = this.#sql.exec(`SELECT value FROM kv WHERE key='lander'`).toArray()[0];
+    return row ? String(row.value) : null;
+  }
+
+  /** Records the lander lease; only the current holder may, so two landers never race to set it. */
+  async setLander(token: number, leaseId: string | null): Promise<boolean> {
+    const st = this.#state();
+    if (!st.holder || st.token !== token) return false;
+    if (leaseId) this.#sql.exec(`INSERT INTO kv(key,value) VALUES('lander',?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, leaseId);
+    else this.#sql.exec(`DELETE FROM kv WHERE key='lander'`);
+    return true;
   }
 
   /** Records a batch's outcomes; refused (false) when `token` is no longer the holder's. */
-  async complete(token: number, results: { id: string; status: 'landed' | 'conflict' | 'missing'; commit?: string; conflicts: string[] }[]): Promise<boolean> {
+  async complete(token: number, results: { id: string; status: 'landed' | 'conflict' | 'missing' | 'failed'; commit?: string; conflicts: string[] }[]): Promise<boolean> {
     const st = this.#state();
     if (!st.holder || st.token !== token) return false;
     const now = Date.now();

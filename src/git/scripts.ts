@@ -1,12 +1,12 @@
 // Bash scripts for the git workflows. Every caller-supplied value reaches the script through an
 // env var (GS_*), never through string interpolation, so nothing an agent sends is parsed as shell.
-import { ASKPASS_REL, ASKPASS_SCRIPT, q } from './shell.ts';
+import { q } from './shell.ts';
 
 /** `case` patterns of git push output that mean the ref moved under us (retry from the fetch). */
 const REJECTED_OUTPUT = '*rejected*|*"fetch first"*|*non-fast-forward*|*"stale info"*|*"cannot lock ref"*|*"failed to update ref"*|*atomic*';
 
 /** Exit codes the scripts use for expected outcomes. */
-export const EXIT = { CONFLICT: 3, REJECTED: 4, NOTHING: 5, CLONE: 6, NO_REPO: 7 } as const;
+export const EXIT = { CONFLICT: 3, REJECTED: 4, NOTHING: 5, CLONE: 6, NO_REPO: 7, NO_BRANCH: 8, FENCED: 9 } as const;
 
 /** The `fail <what> [exit]` shell helper every script starts with. */
 export const FAIL = `fail() { echo "__GS_FAILED=$1" >&2; exit "\${2:-1}"; }`;
@@ -15,14 +15,18 @@ export const FAIL = `fail() { echo "__GS_FAILED=$1" >&2; exit "\${2:-1}"; }`;
 export function classifyPush(): string {
   return `if [ $rc -ne 0 ]; then
   echo "$out" >&2
-  case "$out" in ${REJECTED_OUTPUT}) exit ${EXIT.REJECTED} ;; esac
+  case "$out" in *"fencing token"*) exit ${EXIT.FENCED} ;; ${REJECTED_OUTPUT}) exit ${EXIT.REJECTED} ;; esac
   fail push
 fi`;
 }
 
 /** Replaces $HOME/repo with a fresh single-branch clone of GS_URL at GS_BRANCH and enters it. */
 const CLONE = `rm -rf repo
-git clone --quiet --no-tags --single-branch --branch "$GS_BRANCH" "$GS_URL" repo || fail clone ${EXIT.CLONE}
+if ! out="$(git clone --quiet --no-tags --single-branch --branch "$GS_BRANCH" "$GS_URL" repo 2>&1)"; then
+  echo "$out" >&2
+  case "$out" in *"not found in upstream"*) fail branch ${EXIT.NO_BRANCH} ;; esac
+  fail clone ${EXIT.CLONE}
+fi
 cd repo`;
 
 /** Rebases with `args`; on a conflict lists the conflicted paths, aborts (tree as before) and exits CONFLICT. */
@@ -36,28 +40,29 @@ function rebaseOrReport(args: string): string {
 fi`;
 }
 
-/** Installs the askpass helper and prints $HOME. Env: none. */
+/** Prints $HOME (the pool learns each member's home once). Env: none. */
 export function setupScript(): string {
-  return [
-    'set -e',
-    `mkdir -p "$HOME/.git-sandbox"`,
-    `if [ ! -x "$HOME/${ASKPASS_REL}" ]; then printf '%s' ${q(ASKPASS_SCRIPT)} > "$HOME/${ASKPASS_REL}"; chmod 700 "$HOME/${ASKPASS_REL}"; fi`,
-    'echo "__GS_HOME=$HOME"',
-  ].join('\n');
+  return 'echo "__GS_HOME=$HOME"';
 }
 
 /**
- * Clones GS_URL (or fetches it when $HOME/repo already holds it), checks out GS_AGENT_BRANCH from
- * origin/GS_BRANCH with a clean tree. Prints __GS_HOME and __GS_WORKDIR.
+ * Clones GS_URL (the gateway URL of the repo) or fetches it when $HOME/repo already holds it, and
+ * checks out GS_AGENT_BRANCH from origin/GS_BRANCH with a clean tree. GS_AUTH (the lease's gateway
+ * credential) is written into the clone's config so the agent's own plain git reaches origin.
+ * Prints __GS_HOME and __GS_WORKDIR; exits NO_BRANCH when GS_BRANCH is not on the remote.
  */
 export function prepareScript(): string {
   return `${FAIL}
-${setupScript().replace('set -e', '')}
+echo "__GS_HOME=$HOME"
 cd "$HOME" || fail home
 if [ -d repo/.git ] && [ "$(git -C repo config --get remote.origin.url)" = "$GS_URL" ]; then
   cd repo
   git rebase --abort >/dev/null 2>&1; git merge --abort >/dev/null 2>&1
-  git fetch --quiet --prune --no-tags origin "+refs/heads/$GS_BRANCH:refs/remotes/origin/$GS_BRANCH" || fail fetch ${EXIT.CLONE}
+  if ! out="$(git fetch --quiet --prune --no-tags origin "+refs/heads/$GS_BRANCH:refs/remotes/origin/$GS_BRANCH" 2>&1)"; then
+    echo "$out" >&2
+    case "$out" in *"couldn't find remote ref"*) fail branch ${EXIT.NO_BRANCH} ;; esac
+    fail fetch ${EXIT.CLONE}
+  fi
 else
   ${CLONE}
 fi
@@ -65,6 +70,7 @@ git checkout --quiet -f -B "$GS_AGENT_BRANCH" "origin/$GS_BRANCH" || fail checko
 git reset --quiet --hard && git clean -ffdxq
 git config user.name "$GS_AGENT" && git config user.email "$GS_AGENT@agents.git-sandbox.invalid"
 git config rebase.autoStash true && git config git-sandbox.base "$GS_BRANCH"
+git config --replace-all http.extraHeader "Authorization: $GS_AUTH"
 echo "__GS_WORKDIR=$PWD"`;
 }
 

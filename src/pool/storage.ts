@@ -19,6 +19,11 @@ export const SCHEMA_SQL = [
   `CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
 ];
 
+/** Column additions, applied once each in order; the applied count is kept in kv('schema_version'). */
+export const MIGRATIONS_SQL = [
+  `ALTER TABLE leases ADD COLUMN idem_fp TEXT`,
+];
+
 /** Pool settings from the parsed config. */
 export function settingsFromConfig(cfg: Config): PoolSettings {
   return {

@@ -56,9 +56,19 @@ export interface AcquireRequest {
   idemKey?: string;
 }
 
+/** Who a gateway credential belongs to, resolved by the coordinator on every git request. */
+export interface GitPrincipal {
+  kind: 'lease' | 'lander' | 'member';
+  agentId: string;
+  leaseId: string;
+  repoKey: string;
+  repoUrl: string;
+  baseBranch: string;
+}
+
 export type AcquireResult =
   | { ok: true; lease: LeaseRecord; existing: boolean; waitedMs: number }
-  | { ok: false; reason: 'exhausted' | 'queue_full' | 'agent_limit' | 'provider'; message: string; retryAfterS: number };
+  | { ok: false; reason: 'exhausted' | 'queue_full' | 'agent_limit' | 'provider' | 'idempotency_mismatch'; message: string; retryAfterS: number };
 
 export type LeaseLookup =
   | { ok: true; lease: LeaseRecord }

@@ -1,5 +1,7 @@
 // /v1/admin: API key management and pool inspection, guarded by ADMIN_TOKEN.
 import { createRoute, z } from '@hono/zod-openapi';
+import { eq } from 'drizzle-orm';
+import { apiKeys } from '../db/schema.ts';
 import { createApiKey, requireToken, revokeApiKey } from '../services/auth.ts';
 import { poolStub } from '../services/context.ts';
 import { ErrorBody, subApp } from './app-types.ts';
@@ -24,7 +26,7 @@ const revokeKey = createRoute({
   method: 'delete',
   path: '/v1/admin/keys/{id}',
   security: adminSecurity,
-  summary: 'Revoke an API key (effective immediately)',
+  summary: 'Revoke an API key (effective immediately; every lease of its agent ends)',
   request: { params: z.object({ id: z.string().min(1).max(100) }) },
   responses: { 204: { description: 'Revoked' }, 401: json(ErrorBody, 'Bad admin token'), 404: json(ErrorBody, 'Unknown key') },
 });
@@ -46,7 +48,14 @@ adminApp.use('/v1/admin/*', async (c, next) => {
 adminApp
   .openapi(createKey, async (c) => c.json(await createApiKey(c.var.svc, c.req.valid('json').agent_id), 201))
   .openapi(revokeKey, async (c) => {
-    await revokeApiKey(c.var.svc, c.req.valid('param').id);
+    const id = c.req.valid('param').id;
+    const [key] = await c.var.svc.db().select({ agentId: apiKeys.agentId }).from(apiKeys).where(eq(apiKeys.id, id)).limit(1);
+    await revokeApiKey(c.var.svc, id);
+    // A revoked agent keeps nothing: its leases end now, which also kills their gateway credentials.
+    if (key) {
+      const ended = await poolStub(c.env).endAgentLeases(key.agentId);
+      c.var.svc.log.info('key_revoked', { key: id, agent: key.agentId, leases_ended: ended });
+    }
     return c.body(null, 204);
   })
   .openapi(pool, async (c) => c.json((await poolStub(c.env).stats()) as unknown as Record<string, unknown>, 200));

@@ -1,10 +1,10 @@
 // Sandbox-side maintenance the pool runs: first-time setup and the scrub between leases.
 import { markers } from '../git/status.ts';
 import { precloneScript, scrubScript, setupScript } from '../git/scripts.ts';
-import { gitEnv } from '../git/shell.ts';
+import { serviceGitEnv } from '../git/env.ts';
 import { connectSandbox, run, type ProviderOptions } from './provider.ts';
 
-/** Installs the askpass helper in a fresh sandbox and returns its $HOME. */
+/** Returns a fresh sandbox's $HOME. */
 export async function setupSandbox(p: ProviderOptions, sandboxId: string, timeoutMs: number): Promise<string> {
   const sbx = await connectSandbox(p, sandboxId, timeoutMs);
   const r = await run(sbx, setupScript(), { timeoutMs: 30_000 });
@@ -30,14 +30,14 @@ export async function precloneSandbox(
   p: ProviderOptions,
   sandboxId: string,
   timeoutMs: number,
-  home: string,
-  repo: { url: string; host: string; branch: string },
-  cred: { user: string; token: string },
+  repo: { gatewayUrl: string; branch: string },
+  authorization: string,
 ): Promise<boolean> {
   const sbx = await connectSandbox(p, sandboxId, timeoutMs);
+  // A read-only member credential, live only while the member is being created.
   const r = await run(sbx, precloneScript(), {
     timeoutMs: 120_000,
-    envs: { GS_URL: repo.url, GS_BRANCH: repo.branch, ...gitEnv(home, repo.host, cred.user, cred.token) },
+    envs: { GS_URL: repo.gatewayUrl, GS_BRANCH: repo.branch, ...serviceGitEnv({ authorization }) },
   });
   return r.exitCode === 0 && markers(r.stdout).OK === '1';
 }

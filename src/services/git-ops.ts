@@ -3,9 +3,11 @@
 import { AppError, isAppError } from '../errors.ts';
 import { patchLeaseRows, recordOperation, redactFor, type OperationRecord } from '../db/lease-rows.ts';
 import { EXIT, conflictPaths, pullScript } from '../git/scripts.ts';
-import { gitEnv, q } from '../git/shell.ts';
+import { q } from '../git/shell.ts';
+import { serviceGitEnv, type ServiceGitOptions } from '../git/env.ts';
+import { gatewayAuthorization } from '../gateway/credentials.ts';
 import { markers, parseNumstatZ, parseStatusV2, type FileStat, type GitStatus } from '../git/status.ts';
-import { assertRepoPath, parseRepoUrl } from '../git/validate.ts';
+import { assertRepoPath } from '../git/validate.ts';
 import type { LeaseRecord } from '../pool/types.ts';
 import { run } from '../sandbox/provider.ts';
 import type { ServiceContext } from './context.ts';
@@ -102,7 +104,7 @@ export interface PullResult {
 /** Fetches and rebases the lease's branch onto origin/<base> (autostash); conflicts abort cleanly. */
 export async function gitPull(ctx: ServiceContext, agentId: string, id: string): Promise<PullResult> {
   return withOperation(ctx, agentId, id, 'pull', async ({ lease, sbx }) => {
-    const r = await run(sbx, pullScript(), { envs: netEnv(ctx, lease, { GS_BASE: lease.branch }), timeoutMs: 120_000 });
+    const r = await run(sbx, pullScript(), { envs: await netEnv(ctx, lease, { GS_BASE: lease.branch }), timeoutMs: 120_000 });
     if (r.exitCode === EXIT.CONFLICT) throw conflictError(conflictPaths(r.stdout), lease.branch);
     if (r.exitCode !== 0) throw failed(ctx, 'pull', r);
     const m = markers(r.stdout);
@@ -110,10 +112,10 @@ export async function gitPull(ctx: ServiceContext, agentId: string, id: string):
   });
 }
 
-/** Env for a git network command on the lease: workdir, credentials via askpass, extras. */
-export function netEnv(ctx: ServiceContext, lease: LeaseRecord, extra: Record<string, string>): Record<string, string> {
-  const host = parseRepoUrl(lease.repo_url).host;
-  return { GS_WORKDIR: lease.workdir!, ...gitEnv(lease.home!, host, ctx.cfg.GIT_USERNAME, ctx.cfg.GIT_TOKEN), ...extra };
+/** Env for a service git command on the lease: workdir, the hardened git env with the lease's gateway credential, extras. */
+export async function netEnv(ctx: ServiceContext, lease: LeaseRecord, extra: Record<string, string>, o: Omit<ServiceGitOptions, 'authorization'> = {}): Promise<Record<string, string>> {
+  const authorization = await gatewayAuthorization(ctx.cfg.ERROR_ENCRYPTION_KEY, lease.id);
+  return { GS_WORKDIR: lease.workdir!, ...serviceGitEnv({ ...o, authorization }), ...extra };
 }
 
 /** The 409 for a rebase conflict. */

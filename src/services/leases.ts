@@ -3,7 +3,9 @@ import { AppError } from '../errors.ts';
 import { insertLeaseRow, patchLeaseRows } from '../db/lease-rows.ts';
 import { markers } from '../git/status.ts';
 import { EXIT, prepareScript } from '../git/scripts.ts';
-import { gitEnv } from '../git/shell.ts';
+import { serviceGitEnv } from '../git/env.ts';
+import { gatewayAuthorization, gatewayRepoUrl } from '../gateway/credentials.ts';
+import { agentNamespace } from '../gateway/ref-rules.ts';
 import { assertBranchName, parseRepoUrl, repoAllowed } from '../git/validate.ts';
 import { modeFor } from '../pool/rollout.ts';
 import type { AcquireResult, LeaseLookup, LeaseRecord } from '../pool/types.ts';
@@ -55,6 +57,7 @@ export function leaseView(l: LeaseRecord): LeaseView {
 
 function acquireError(r: Extract<AcquireResult, { ok: false }>): AppError {
   if (r.reason === 'agent_limit') return new AppError('TOO_MANY_LEASES', r.message, { retryAfterS: r.retryAfterS });
+  if (r.reason === 'idempotency_mismatch') return new AppError('IDEMPOTENCY_MISMATCH', r.message);
   if (r.reason === 'provider') return new AppError('PROVIDER_ERROR', r.message, { retryAfterS: r.retryAfterS });
   return new AppError('POOL_EXHAUSTED', r.message, { retryAfterS: r.retryAfterS, details: { retry_after_s: r.retryAfterS } });
 }
@@ -72,7 +75,10 @@ export async function createLease(ctx: ServiceContext, agentId: string, input: C
   }
   const branch = assertBranchName(input.branch ?? 'main', 'branch');
   const agentBranch = assertBranchName(input.agent_branch ?? `agent/${agentId}/${input.task_id}`, 'agent_branch');
-  if (agentBranch === branch) throw new AppError('INVALID_REF', 'agent_branch must differ from branch', { details: { field: 'agent_branch' } });
+  if (!agentBranch.startsWith(agentNamespace(agentId)) || agentBranch.length === agentNamespace(agentId).length) {
+    throw new AppError('INVALID_REF', `agent_branch must be inside your namespace ${agentNamespace(agentId)}…`, { details: { field: 'agent_branch' } });
+  }
+  if (!ctx.cfg.PUBLIC_URL) throw new AppError('PROVIDER_ERROR', 'the git gateway is not configured (PUBLIC_URL)');
   const mode = modeFor(agentId, ctx.cfg.POOLED_PERCENT);
   const pool = poolStub(ctx.env);
   const req = { agentId, taskId: input.task_id, repoUrl: repo.url, repoKey: repo.key, branch, agentBranch, mode, ttlS: input.ttl_s, idemKey };
@@ -84,13 +90,19 @@ export async function createLease(ctx: ServiceContext, agentId: string, input: C
     const lease = got.lease;
     try {
       await insertLeaseRow(ctx.db(), lease, 1);
-      const prepared = await prepare(ctx, lease, repo.host);
+      const prepared = await prepare(ctx, lease);
       const ready = await pool.markReady(lease.id, prepared.workdir, prepared.home);
       await patchLeaseRows(ctx.env, ctx.db(), [lease.id], { status: 'ready', lastOperation: 'clone', workdir: prepared.workdir });
       ctx.log.info('lease_created', { lease: lease.id, agent: agentId, repo: repo.key, source: lease.source, mode });
       return leaseView(ready ?? lease);
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
+      if (e instanceof AppError && e.code === 'BRANCH_NOT_FOUND') {
+        // Bad input, not a bad sandbox: the member goes back to the pool (scrubbed) instead of being destroyed.
+        await pool.release(lease.id, agentId);
+        await patchLeaseRows(ctx.env, ctx.db(), [lease.id], { status: 'error', lastOperation: 'clone', error: msg }).catch(() => undefined);
+        throw e;
+      }
       // The lease must not stay half-made in the pool, whatever failed (database or sandbox).
       await pool.markFailed(lease.id, 'prepare_failed');
       await patchLeaseRows(ctx.env, ctx.db(), [lease.id], { status: 'error', lastOperation: 'clone', error: (e as AppError).internal ?? msg }).catch(() => undefined);
@@ -100,21 +112,24 @@ export async function createLease(ctx: ServiceContext, agentId: string, input: C
   }
 }
 
-async function prepare(ctx: ServiceContext, lease: LeaseRecord, host: string): Promise<{ workdir: string; home: string }> {
+/** Clones (or fetches) the repo through the gateway and checks out the lease's branch. */
+export async function prepare(ctx: ServiceContext, lease: LeaseRecord): Promise<{ workdir: string; home: string }> {
   const p = providerOptions(ctx.cfg);
   const sbx = await connectSandbox(p, lease.sandbox_id, connectTimeoutMs(lease));
-  const home = lease.home ?? '';
+  const authorization = await gatewayAuthorization(ctx.cfg.ERROR_ENCRYPTION_KEY, lease.id);
   const r = await run(sbx, prepareScript(), {
     timeoutMs: 120_000,
     envs: {
-      GS_URL: lease.repo_url,
+      GS_URL: gatewayRepoUrl(ctx.cfg.PUBLIC_URL, lease.repo_key),
       GS_BRANCH: lease.branch,
       GS_AGENT_BRANCH: lease.agent_branch,
       GS_AGENT: lease.agent_id,
-      ...(home ? gitEnv(home, host, ctx.cfg.GIT_USERNAME, ctx.cfg.GIT_TOKEN) : {}),
+      GS_AUTH: authorization,
+      ...serviceGitEnv({ authorization }),
     },
   });
   const m = markers(r.stdout);
+  if (r.exitCode === EXIT.NO_BRANCH) throw new AppError('BRANCH_NOT_FOUND', `branch ${lease.branch} does not exist in ${lease.repo_url}`, { details: { field: 'branch' } });
   if (r.exitCode !== 0 || !m.WORKDIR || !m.HOME) {
     const code = r.exitCode === EXIT.CLONE ? 'CLONE_FAILED' : 'GIT_FAILED';
     throw new AppError(code, `could not clone ${lease.repo_url} at branch ${lease.branch}`, { internal: r.stderr.slice(-2000) });

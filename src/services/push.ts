@@ -13,6 +13,8 @@ import type { LeaseRecord } from '../pool/types.ts';
 import { run, type Sandbox } from '../sandbox/provider.ts';
 import type { ServiceContext } from './context.ts';
 import { conflictError, failed, netEnv, notifyConflict, withOperation } from './git-ops.ts';
+import { discardLander, ensureLander, type Lander } from './lander.ts';
+import { serviceGitEnv } from '../git/env.ts';
 
 /** Most entries one holder lands in a batch. */
 const BATCH_MAX = 50;
@@ -57,7 +59,7 @@ export async function gitPush(ctx: ServiceContext, agentId: string, id: string, 
     const target = input.target === 'base' ? lease.branch : lease.agent_branch;
     rec.targetBranch = target;
     const authorEnv: Record<string, string> = input.author ? { GIT_AUTHOR_NAME: input.author.name, GIT_AUTHOR_EMAIL: input.author.email } : {};
-    const c = await run(sbx, commitScript(paths), { envs: { GS_WORKDIR: lease.workdir!, GS_MSG: input.message, ...authorEnv } });
+    const c = await run(sbx, commitScript(paths), { envs: { GS_WORKDIR: lease.workdir!, GS_MSG: input.message, ...serviceGitEnv(), ...authorEnv } });
     if (c.exitCode !== 0) throw failed(ctx, 'commit', c);
     const committed = markers(c.stdout).COMMITTED === '1';
     return input.target === 'base' ? landOnBase(ctx, lease, sbx, rec, committed) : landOnAgentBranch(ctx, lease, sbx, rec, committed);
@@ -77,7 +79,7 @@ async function landOnAgentBranch(ctx: ServiceContext, lease: LeaseRecord, sbx: S
   try {
     const [commit, attempts] = await untilLanded(ctx, lock, got.token, target, async (attempt) => {
       rec.attempts = attempt;
-      const r = await run(sbx, landScript(), { envs: netEnv(ctx, lease, { GS_BASE: lease.branch, GS_TARGET: target }), timeoutMs: 120_000 });
+      const r = await run(sbx, landScript(), { envs: await netEnv(ctx, lease, { GS_BASE: lease.branch, GS_TARGET: target }), timeoutMs: 120_000 });
       const m = markers(r.stdout);
       if (m.REBASED === '1') rebased = true;
       if (r.exitCode === 0) return m.COMMIT;
@@ -107,11 +109,11 @@ async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox,
   const target = lease.branch;
   const lock = lockFor(ctx, lease, target);
   const entryId = `${lease.id}-${crypto.randomUUID().slice(0, 8)}`;
-  const q = await run(sbx, queueScript(), { envs: netEnv(ctx, lease, { GS_BASE: target, GS_ENTRY: entryId }), timeoutMs: 120_000 });
+  const q = await run(sbx, queueScript(), { envs: await netEnv(ctx, lease, { GS_BASE: target, GS_ENTRY: entryId }), timeoutMs: 120_000 });
   if (q.exitCode === EXIT.NOTHING) throw nothingToPush(target);
   if (q.exitCode !== 0) throw failed(ctx, 'push', q);
   const queuedHead = markers(q.stdout).HEAD;
-  await lock.enqueue(entryId, lease.id);
+  await lock.enqueue(entryId, lease.id, lease.agent_id);
   const ttlMs = ctx.cfg.LOCK_TTL_S * 1000;
   const holder = `${lease.id}:${crypto.randomUUID().slice(0, 8)}`;
   const t0 = Date.now();
@@ -142,8 +144,9 @@ async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox,
     await notifyConflict(ctx, lease, target, entry.conflicts);
     throw conflictError(entry.conflicts, target);
   }
+  if (entry.status === 'failed') throw new AppError('GIT_FAILED', `the queued commits were refused by the lander: they share no history with ${target}, or their change would not land unchanged; pull and push again`);
   if (entry.status !== 'landed' || !entry.commit_sha) throw new AppError('GIT_FAILED', `the queued commits could not be landed (${entry.status}); push again`);
-  const sync = await run(sbx, syncLandedScript(), { envs: netEnv(ctx, lease, { GS_BASE: target, GS_COMMIT: entry.commit_sha }) });
+  const sync = await run(sbx, syncLandedScript(), { envs: await netEnv(ctx, lease, { GS_BASE: target, GS_COMMIT: entry.commit_sha }) });
   if (sync.exitCode !== 0) ctx.log.warn('post_land_sync_failed', { lease: lease.id, stderr: sync.stderr.slice(-300) });
   rec.commitSha = entry.commit_sha;
   rec.detail = { batch_size: entry.batch_size };
@@ -158,21 +161,27 @@ async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox,
   };
 }
 
-/** Lands every pending entry as the lock holder; returns the attempts it took. */
+/** Lands every pending entry as the lock holder, in the repo's lander sandbox; returns the attempts it took. */
 async function landBatch(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, lock: Lock, token: number, ownEntry: string): Promise<number> {
-  const ids = await lock.claim(token, BATCH_MAX);
-  if (!ids.length) return 1;
+  const entries = await lock.claim(token, BATCH_MAX);
+  if (!entries.length) return 1;
+  let lander: Lander | null = null;
   try {
+    lander = await ensureLander(ctx, lock, token, { url: lease.repo_url, key: lease.repo_key }, lease.branch);
+    const l = lander;
+    const envs = await netEnv(ctx, l.lease, { GS_BASE: lease.branch, GS_FENCE: String(token), GS_ENTRIES: entries.map((e) => `${e.id} ${e.agentId}`).join('\n') }, { fence: token });
     const [out, attempts] = await untilLanded(ctx, lock, token, lease.branch, async () => {
-      const r = await run(sbx, landBatchScript(), { envs: netEnv(ctx, lease, { GS_BASE: lease.branch, GS_IDS: ids.join(' ') }), timeoutMs: 120_000 });
+      const r = await run(l.sbx, landBatchScript(), { envs, timeoutMs: 120_000 });
       if (r.exitCode === 0) return parseBatchOutput(r.stdout);
+      if (r.exitCode === EXIT.FENCED) throw new AppError('GIT_FAILED', 'the repo lock expired while landing; push again', { retryAfterS: 1 });
       if (r.exitCode !== EXIT.REJECTED) throw failed(ctx, 'push', r);
       return REJECTED;
     });
-    const results = ids.map((id) => ({ id, ...(out.get(id) ?? { status: 'missing' as const, conflicts: [] }) }));
+    const results = entries.map(({ id }) => ({ id, ...(out.get(id) ?? { status: 'missing' as const, conflicts: [] }) }));
     if (!(await lock.complete(token, results))) throw new AppError('GIT_FAILED', 'the repo lock expired while landing; push again');
     return attempts;
   } catch (e) {
+    if (lander && e instanceof AppError && e.code === 'SANDBOX_UNAVAILABLE') await discardLander(ctx, lock, token, lander).catch(() => undefined);
     // The batch goes back to the queue for the next holder; this caller's own entry is withdrawn,
     // since it is answering with an error.
     await lock.unclaim(token);
@@ -183,7 +192,7 @@ async function landBatch(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, 
 
 /** Deletes a withdrawn entry's queue ref from the remote (best effort; a leftover ref is only clutter). */
 async function dropQueueRef(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, entryId: string): Promise<void> {
-  const r = await run(sbx, `cd "$GS_WORKDIR" && git push --quiet origin ":${QUEUE_PREFIX}/$GS_ENTRY"`, { envs: netEnv(ctx, lease, { GS_ENTRY: entryId }) }).catch(() => null);
+  const r = await run(sbx, `cd "$GS_WORKDIR" && git push --quiet origin ":${QUEUE_PREFIX}/$GS_ENTRY"`, { envs: await netEnv(ctx, lease, { GS_ENTRY: entryId }) }).catch(() => null);
   if (!r || r.exitCode !== 0) ctx.log.warn('queue_ref_cleanup_failed', { lease: lease.id, entry: entryId });
 }
 

@@ -72,11 +72,11 @@ describe('RepoLock', () => {
 
   it('returns a dead lander\'s claimed entries to the queue and refuses its late report', async () => {
     const l = lock();
-    await l.enqueue('e1', 'lease1');
-    await l.enqueue('e2', 'lease2');
+    await l.enqueue('e1', 'lease1', 'agent-1');
+    await l.enqueue('e2', 'lease2', 'agent-2');
     const a = await l.acquire('lander-a', { ttlMs: 10_000, waitMs: 0 });
     if (!a.ok) throw new Error('unreachable');
-    expect(await l.claim(a.token, 50)).toEqual(['e1', 'e2']);
+    expect(await l.claim(a.token, 50)).toEqual([{ id: 'e1', agentId: 'agent-1' }, { id: 'e2', agentId: 'agent-2' }]);
     expect(await l.cancel('e1')).toBe(false);
     await runInDurableObject(l, async (_o: RepoLock, state) => {
       state.storage.sql.exec(`UPDATE lock_state SET expires_at=? WHERE id=1`, Date.now() - 1);
@@ -86,7 +86,7 @@ describe('RepoLock', () => {
     const b = await l.acquire('lander-b', { ttlMs: 10_000, waitMs: 0 });
     if (!b.ok) throw new Error('unreachable');
     expect(await l.claim(a.token, 50)).toEqual([]);
-    expect(await l.claim(b.token, 1)).toEqual(['e1']);
+    expect(await l.claim(b.token, 1)).toEqual([{ id: 'e1', agentId: 'agent-1' }]);
     expect(await l.complete(a.token, [{ id: 'e1', status: 'landed', commit: 'x'.repeat(40), conflicts: [] }])).toBe(false);
     expect(await l.complete(b.token, [{ id: 'e1', status: 'conflict', conflicts: ['a.txt'] }])).toBe(true);
     expect(await l.entry('e1')).toMatchObject({ status: 'conflict', conflicts: ['a.txt'], batch_size: 1 });

@@ -3,7 +3,8 @@ import { parseConfig } from '../../src/config.ts';
 import { AppError, ERROR_STATUS } from '../../src/errors.ts';
 import { decryptText, encryptText, sha256Hex, timingSafeEqualStr } from '../../src/lib/crypto.ts';
 import { redact } from '../../src/lib/redact.ts';
-import { gitEnv, q } from '../../src/git/shell.ts';
+import { q } from '../../src/git/shell.ts';
+import { serviceGitEnv } from '../../src/git/env.ts';
 
 describe('redact', () => {
   it('removes configured secrets, URL credentials, auth headers and token shapes', () => {
@@ -37,12 +38,17 @@ describe('shell and git env', () => {
   it('single-quotes anything for bash', () => {
     expect(q(`it's $(rm -rf /)`)).toBe(`'it'\\''s $(rm -rf /)'`);
   });
-  it('keeps the token in env only, with URL credentials forbidden', () => {
-    const e = gitEnv('/home/s', 'github.com', 'x-access-token', 'T0K');
-    expect(e.GS_GIT_TOKEN).toBe('T0K');
-    expect(e.GIT_ASKPASS).toBe('/home/s/.git-sandbox/askpass.sh');
-    expect(Object.entries(e).filter(([k, v]) => v === 'T0K').map(([k]) => k)).toEqual(['GS_GIT_TOKEN']);
-    expect(e.GIT_CONFIG_VALUE_1).toBe('die');
+  it('runs service git with hooks, fsmonitor, global config and non-http transports off', () => {
+    const e = serviceGitEnv({ authorization: 'Basic abc', fence: 7 });
+    const cfg = Array.from({ length: Number(e.GIT_CONFIG_COUNT) }, (_, i) => [e[`GIT_CONFIG_KEY_${i}`], e[`GIT_CONFIG_VALUE_${i}`]]);
+    expect(cfg).toContainEqual(['core.hooksPath', '/dev/null']);
+    expect(cfg).toContainEqual(['core.fsmonitor', 'false']);
+    expect(cfg).toContainEqual(['protocol.allow', 'never']);
+    expect(cfg).toContainEqual(['credential.helper', '']);
+    expect(e).toMatchObject({ GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_TERMINAL_PROMPT: '0' });
+    // The sandbox's own extra headers are reset before the lease's credential and the fence are added.
+    const headers = cfg.filter(([k]) => k === 'http.extraHeader').map(([, v]) => v);
+    expect(headers).toEqual(['', 'Authorization: Basic abc', 'X-Git-Sandbox-Fence: 7']);
   });
 });
 

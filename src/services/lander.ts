@@ -1,0 +1,55 @@
+// The lander: a service-owned sandbox per (repo, base branch) in which batched landings run, so no
+// agent's hooks, config or processes ever touch another agent's commits. It is a pool lease held
+// by the reserved agent `@lander` (no API key can name it), renewed on each use and returned to the
+// pool when it has been idle for LANDER_IDLE_S.
+import { AppError } from '../errors.ts';
+import { LANDER_AGENT } from '../gateway/ref-rules.ts';
+import type { RepoLock } from '../durable/repo-lock.ts';
+import type { LeaseRecord } from '../pool/types.ts';
+import { connectSandbox, providerOptions, type Sandbox } from '../sandbox/provider.ts';
+import { poolStub, type ServiceContext } from './context.ts';
+import { connectTimeoutMs, prepare } from './leases.ts';
+
+/** The branch a lander's clone keeps checked out (never pushed). */
+const LANDER_BRANCH = 'git-sandbox/lander';
+
+/** A lander ready to run a landing. */
+export interface Lander {
+  lease: LeaseRecord;
+  sbx: Sandbox;
+}
+
+/** Returns the lander of the repo + base (creating it on first use); the caller holds the RepoLock `token`. */
+export async function ensureLander(ctx: ServiceContext, lock: DurableObjectStub<RepoLock>, token: number, repo: { url: string; key: string }, base: string): Promise<Lander> {
+  const pool = poolStub(ctx.env);
+  const known = await lock.lander();
+  if (known) {
+    const r = await pool.renew(known, LANDER_AGENT, ctx.cfg.LANDER_IDLE_S);
+    if (r.ok && r.lease.workdir) {
+      try {
+        return { lease: r.lease, sbx: await connectSandbox(providerOptions(ctx.cfg), r.lease.sandbox_id, connectTimeoutMs(r.lease)) };
+      } catch (e) {
+        if (!(e instanceof AppError && e.code === 'SANDBOX_UNAVAILABLE')) throw e;
+        await pool.reportBroken(known, 'lander_gone');
+      }
+    }
+  }
+  const got = await pool.acquire({ agentId: LANDER_AGENT, taskId: 'lander', repoUrl: repo.url, repoKey: repo.key, branch: base, agentBranch: LANDER_BRANCH, mode: 'pooled', ttlS: ctx.cfg.LANDER_IDLE_S });
+  if (!got.ok) throw new AppError('POOL_EXHAUSTED', `no sandbox for the lander of ${repo.key}: ${got.message}`, { retryAfterS: got.retryAfterS });
+  try {
+    const prepared = await prepare(ctx, got.lease);
+    const lease = (await pool.markReady(got.lease.id, prepared.workdir, prepared.home)) ?? got.lease;
+    await lock.setLander(token, lease.id);
+    ctx.log.info('lander_created', { lease: lease.id, repo: repo.key, base });
+    return { lease, sbx: await connectSandbox(providerOptions(ctx.cfg), lease.sandbox_id, connectTimeoutMs(lease)) };
+  } catch (e) {
+    await pool.markFailed(got.lease.id, 'lander_prepare_failed');
+    throw e;
+  }
+}
+
+/** Drops a lander whose sandbox failed mid-landing, so the next holder makes a new one. */
+export async function discardLander(ctx: ServiceContext, lock: DurableObjectStub<RepoLock>, token: number, lander: Lander): Promise<void> {
+  await poolStub(ctx.env).reportBroken(lander.lease.id, 'lander_failed');
+  await lock.setLander(token, null);
+}
