@@ -1,7 +1,20 @@
 // Three test projects: pure unit tests (Node), the embedded stack's own tests (Node, real
 // processes), and Worker integration tests inside workerd against the embedded stack.
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import net from 'node:net';
 import { defineConfig } from 'vitest/config';
+
+/** A loopback port that was free a moment ago. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
 
 export default defineConfig({
   test: {
@@ -24,14 +37,18 @@ export default defineConfig({
       },
       {
         plugins: [
-          cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: './wrangler.toml' },
-            miniflare: {
-              bindings: inject('workerBindings'),
-              // The Worker's fetch handler on a loopback port, so sandboxes' git reaches the gateway.
-              unsafeDirectSockets: [{ host: '127.0.0.1', port: inject('gatewayPort') }],
-            },
-          })),
+          // One runtime per test file, each with its own loopback port for the Worker's fetch handler,
+          // so sandboxes' git reaches that file's Worker (its git gateway) at PUBLIC_URL.
+          cloudflareTest(async ({ inject }) => {
+            const port = await freePort();
+            return {
+              wrangler: { configPath: './wrangler.toml' },
+              miniflare: {
+                bindings: { ...inject('workerBindings'), PUBLIC_URL: `http://127.0.0.1:${port}` },
+                unsafeDirectSockets: [{ host: '127.0.0.1', port }],
+              },
+            };
+          }),
         ],
         test: {
           name: 'integration',

@@ -4,7 +4,6 @@ import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import type { StackInfo } from '../local/stack-info.ts';
 import { spawnStackChild } from '../local/stack-spawn.ts';
-import { freePort } from '../local/postgres.ts';
 
 /** Test-sized pool and lock settings; everything else is the production default. */
 const TEST_VARS: Record<string, string> = {
@@ -28,9 +27,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const { info, oracleUrl, bindings } = stack.ready;
   project.provide('stack', info);
   project.provide('oracleUrl', oracleUrl);
-  // Sandboxes reach the Worker under test (its git gateway) on a direct loopback socket of workerd.
-  const gatewayPort = await freePort();
-  project.provide('gatewayPort', gatewayPort);
-  project.provide('workerBindings', { ...TEST_VARS, ...bindings, CONFLICT_WEBHOOK_URL: `${oracleUrl}/webhook`, PUBLIC_URL: `http://127.0.0.1:${gatewayPort}` });
+  // PUBLIC_URL (the git gateway's loopback address) is set per runtime in vitest.config.ts.
+  project.provide('workerBindings', { ...TEST_VARS, ...bindings, CONFLICT_WEBHOOK_URL: `${oracleUrl}/webhook` });
   return stack.stop;
 }

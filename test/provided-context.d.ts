@@ -6,6 +6,5 @@ declare module 'vitest' {
     stack: StackInfo;
     oracleUrl: string;
     workerBindings: Record<string, string>;
-    gatewayPort: number;
   }
 }

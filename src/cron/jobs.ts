@@ -1,7 +1,6 @@
-// Cron Triggers: health (*/5), cleanup + reconciliation (*/10), retention purge (daily).
+// Cron Triggers: health (*/5), cleanup + projection catch-up (*/10), retention purge (daily).
 import { and, inArray, lt, sql } from 'drizzle-orm';
 import { gitOperations, gitSandboxes } from '../db/schema.ts';
-import { ACTIVE_STATUSES } from '../pool/types.ts';
 import { poolStub, type ServiceContext } from '../services/context.ts';
 
 export const CRON_HEALTH = '*/5 * * * *';
@@ -14,23 +13,12 @@ export async function healthJob(ctx: ServiceContext): Promise<Record<string, num
   return { checked: r.checked, dead: r.dead };
 }
 
-/** Expires overdue leases, kills orphans, and marks rows terminated that the pool no longer holds. */
+/** Expires overdue leases, kills orphan sandboxes, and catches the lease projection up. */
 export async function cleanupJob(ctx: ServiceContext): Promise<Record<string, number>> {
   const pool = poolStub(ctx.env);
   const c = await pool.cleanup();
-  const r = { expired: c.expired, orphans: c.orphans };
-  const db = ctx.db();
-  const open = await db
-    .select({ leaseId: gitSandboxes.leaseId })
-    .from(gitSandboxes)
-    .where(and(inArray(gitSandboxes.status, [...ACTIVE_STATUSES]), lt(gitSandboxes.createdAt, new Date(Date.now() - 60_000))))
-    .limit(1000);
-  const active = new Set(await pool.activeLeaseIds(open.map((row) => row.leaseId)));
-  const stale = open.map((row) => row.leaseId).filter((id) => !active.has(id));
-  if (stale.length) {
-    await db.update(gitSandboxes).set({ status: 'terminated', terminatedAt: new Date(), lastOperation: 'reconcile' }).where(inArray(gitSandboxes.leaseId, stale));
-  }
-  return { ...r, reconciled: stale.length };
+  const projected = await pool.project();
+  return { expired: c.expired, orphans: c.orphans, projected };
 }
 
 /** Deletes git_operations older than RETENTION_DAYS and terminated lease rows older than that too. */

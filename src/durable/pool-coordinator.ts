@@ -8,10 +8,13 @@ import type { Logger } from '../lib/log.ts';
 import { idleTimeoutMs, pickIdle, prewarmPick, refillCount, retireAt } from '../pool/decide.ts';
 import { ACTIVE_STATUSES, type AcquireRequest, type AcquireResult, type GitPrincipal, type LeaseLookup, type LeaseRecord, type PoolSettings, type PoolStats } from '../pool/types.ts';
 import { LANDER_AGENT } from '../gateway/ref-rules.ts';
-import { gatewayAuthorization, gatewayRepoUrl } from '../gateway/credentials.ts';
+import { gatewayAuthorization, gatewayRepoUrl, principalUser } from '../gateway/credentials.ts';
 import { createSandbox, isAlive, killSandbox, listSandboxIds, providerOptions, type ProviderOptions } from '../sandbox/provider.ts';
 import { precloneSandbox, scrubSandbox, setupSandbox } from '../sandbox/maintenance.ts';
-import { markLeaseRows } from '../db/lease-rows.ts';
+import { withDb } from '../db/client.ts';
+import { redactFor } from '../db/lease-rows.ts';
+import { encryptText } from '../lib/crypto.ts';
+import { OUTBOX_SQL, projectBatch, type OutboxRow } from '../pool/projector.ts';
 import { MIGRATIONS_SQL, settingsFromConfig, SCHEMA_SQL } from '../pool/storage.ts';
 import { ACTIVE, PoolStore } from '../pool/store.ts';
 import { WaitQueue } from '../pool/wait-queue.ts';
@@ -54,6 +57,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     this.#log = componentLogger(env, 'pool');
     ctx.blockConcurrencyWhile(async () => {
       for (const stmt of SCHEMA_SQL) this.#sql.exec(stmt);
+      this.#sql.exec(OUTBOX_SQL);
       const row = this.#sql.exec(`SELECT value FROM kv WHERE key='schema_version'`).toArray()[0];
       for (let v = row ? Number(row.value) : 0; v < MIGRATIONS_SQL.length; v++) this.#sql.exec(MIGRATIONS_SQL[v]);
       this.#sql.exec(`INSERT INTO kv(key,value) VALUES('schema_version',?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, String(MIGRATIONS_SQL.length));
@@ -115,9 +119,8 @@ export class PoolCoordinator extends DurableObject<Env> {
   async endAgentLeases(agentId: string): Promise<number> {
     const leases = this.#db.rows<LeaseRecord>(`SELECT * FROM leases WHERE agent_id=? AND status IN ${ACTIVE}`, agentId);
     // Invariant: every status flips before the first await, so no request sees a half-ended set.
-    for (const l of leases) this.#sql.exec(`UPDATE leases SET status='terminated' WHERE id=?`, l.id);
+    for (const l of leases) this.#transition(l.id, 'terminated', 'revoke');
     for (const l of leases) await this.#returnMember(l, 'revoked');
-    if (leases.length) await markLeaseRows(this.env, leases.map((l) => l.id), { status: 'terminated', lastOperation: 'revoke' }, this.#log);
     return leases.length;
   }
 
@@ -157,12 +160,20 @@ export class PoolCoordinator extends DurableObject<Env> {
     if (req.mode === 'pooled') {
       // Invariant: an idle member is handed to exactly one lease (state flips in this block).
       const pick = pickIdle(this.#db.members(), req.repoKey);
-      if (pick) return this.#grant(req, pick.member.sandbox_id, pick.source, pick.member.home, s, t0);
+      if (pick) return this.#armFor(this.#grant(req, pick.member.sandbox_id, pick.source, pick.member.home, s, t0));
     }
     if (this.#db.total() >= s.maxSandboxes) return null;
     const created = await this.#createMember(req.mode, s, true);
     if (!created.ok) return { ok: false, reason: 'provider', message: created.message, retryAfterS: 2 };
-    return this.#grant(req, created.sandboxId, 'cold', created.home, s, t0);
+    return this.#armFor(this.#grant(req, created.sandboxId, 'cold', created.home, s, t0));
+  }
+
+  /** Moves the alarm earlier when a new lease's deadline precedes it, so leases expire on time. */
+  async #armFor(r: AcquireResult): Promise<AcquireResult> {
+    if (!r.ok) return r;
+    const cur = await this.ctx.storage.getAlarm();
+    if (cur === null || r.lease.expires_at < cur) await this.ctx.storage.setAlarm(r.lease.expires_at);
+    return r;
   }
 
   /** Records a lease on a member and marks the member leased (one synchronous block). */
@@ -170,6 +181,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     const lease = this.#db.insertLease(req, sandboxId, source, home, s);
     if (req.idemKey) this.#sql.exec(`UPDATE leases SET idem_fp=? WHERE id=?`, fingerprint(req), lease.id);
     this.#sql.exec(`UPDATE members SET state='leased', lease_id=? WHERE sandbox_id=?`, lease.id, sandboxId);
+    this.#emit(lease.id, 'create');
     this.#db.countLease(lease, Date.now() - t0, source !== 'cold');
     return { ok: true, lease, existing: false, waitedMs: Date.now() - t0 };
   }
@@ -179,21 +191,22 @@ export class PoolCoordinator extends DurableObject<Env> {
     const lease = this.#db.lease(leaseId);
     if (!lease || lease.status !== 'initializing') return lease;
     this.#sql.exec(`UPDATE leases SET status='ready', workdir=?, home=? WHERE id=?`, workdir, home, leaseId);
+    this.#emit(leaseId, 'clone');
     this.#sql.exec(`UPDATE members SET repo_key=?, home=? WHERE sandbox_id=?`, lease.repo_key, home, lease.sandbox_id);
     return this.#db.lease(leaseId);
   }
 
   /** Marks a lease failed and terminates its sandbox (it is in an unknown state). */
-  async markFailed(leaseId: string, reason: string): Promise<void> {
+  async markFailed(leaseId: string, reason: string, error?: string): Promise<void> {
     const lease = this.#db.lease(leaseId);
     if (!lease) return;
-    this.#sql.exec(`UPDATE leases SET status='error' WHERE id=?`, leaseId);
+    this.#transition(leaseId, 'error', reason, error ?? reason);
     await this.#terminate(lease.sandbox_id, reason);
     await this.#pump();
   }
 
-  /** Looks up a caller's lease; `touch` marks it in use. Expired and foreign leases come back as reasons. */
-  async lookup(leaseId: string, agentId: string, touch = false): Promise<LeaseLookup> {
+  /** Looks up a caller's lease; `touch` (the operation's name) marks it in use. Expired and foreign leases come back as reasons. */
+  async lookup(leaseId: string, agentId: string, touch: string | false = false): Promise<LeaseLookup> {
     const lease = this.#db.lease(leaseId);
     if (!lease || lease.agent_id !== agentId) return { ok: false, reason: 'not_found' };
     if (lease.status === 'expired' || lease.status === 'terminated' || lease.status === 'error') return { ok: false, reason: lease.status, lease };
@@ -202,7 +215,8 @@ export class PoolCoordinator extends DurableObject<Env> {
       return { ok: false, reason: 'expired', lease: this.#db.lease(leaseId) ?? lease };
     }
     if (touch && lease.status === 'ready') {
-      this.#sql.exec(`UPDATE leases SET status='in_use' WHERE id=?`, leaseId);
+      // The first operation moves the lease to in_use (one projected transition per lease, not per call).
+      this.#transition(leaseId, 'in_use', touch);
       return { ok: true, lease: { ...lease, status: 'in_use' } };
     }
     return { ok: true, lease };
@@ -213,31 +227,23 @@ export class PoolCoordinator extends DurableObject<Env> {
     return this.#db.rows<LeaseRecord>(`SELECT * FROM leases WHERE agent_id=? AND status IN ${ACTIVE} ORDER BY created_at`, agentId);
   }
 
-  /** Which of `ids` are still active, unexpired leases (one call for the reconciliation sweep). */
-  async activeLeaseIds(ids: string[]): Promise<string[]> {
-    const now = Date.now();
-    return ids.filter((id) => {
-      const l = this.#db.lease(id);
-      return !!l && ACTIVE_STATUSES.includes(l.status) && l.expires_at > now;
-    });
-  }
-
   /** Extends a lease to now + ttlS. */
   async renew(leaseId: string, agentId: string, ttlS?: number): Promise<LeaseLookup> {
     const found = await this.lookup(leaseId, agentId);
     if (!found.ok) return found;
     const expires = Date.now() + (ttlS ?? this.settings().ttlS) * 1000;
     this.#sql.exec(`UPDATE leases SET expires_at=? WHERE id=?`, expires, leaseId);
+    this.#emit(leaseId, 'renew');
     await this.#arm(Date.now());
     return { ok: true, lease: { ...found.lease, expires_at: expires } };
   }
 
-  /** Ends a lease: the sandbox is scrubbed and returned to the pool, or terminated. */
-  async release(leaseId: string, agentId: string): Promise<LeaseLookup> {
+  /** Ends a lease: the sandbox is scrubbed and returned to the pool, or terminated. `op` names why (history). */
+  async release(leaseId: string, agentId: string, op = 'release', error?: string): Promise<LeaseLookup> {
     const lease = this.#db.lease(leaseId);
     if (!lease || lease.agent_id !== agentId) return { ok: false, reason: 'not_found' };
     if (lease.status === 'terminated' || lease.status === 'expired' || lease.status === 'error') return { ok: false, reason: lease.status, lease };
-    this.#sql.exec(`UPDATE leases SET status='terminated' WHERE id=?`, leaseId);
+    this.#transition(leaseId, 'terminated', op, error);
     await this.#returnMember(lease, 'released');
     return { ok: true, lease: { ...lease, status: 'terminated' } };
   }
@@ -245,7 +251,7 @@ export class PoolCoordinator extends DurableObject<Env> {
   /** Reports that a lease's sandbox is unusable: the lease is marked error and the sandbox replaced. */
   async reportBroken(leaseId: string, reason: string): Promise<void> {
     this.#db.inc('health_failures_total{where="lease"}');
-    await this.markFailed(leaseId, reason);
+    await this.markFailed(leaseId, reason, 'sandbox is gone');
   }
 
   /** Gauges and counters for /metrics and tests. */
@@ -264,10 +270,8 @@ export class PoolCoordinator extends DurableObject<Env> {
         if (alive) return;
         dead++;
         this.#db.inc('health_failures_total{where="sweep"}');
-        if (m.lease_id) {
-          this.#sql.exec(`UPDATE leases SET status='error' WHERE id=? AND status IN ${ACTIVE}`, m.lease_id);
-          await markLeaseRows(this.env, [m.lease_id], { status: 'error', lastOperation: 'health_check', error: 'sandbox died' }, this.#log);
-        }
+        const l = m.lease_id ? this.#db.lease(m.lease_id) : null;
+        if (l && ACTIVE_STATUSES.includes(l.status)) this.#transition(l.id, 'error', 'health_check', 'sandbox died');
         await this.#terminate(m.sandbox_id, 'health');
       }),
     );
@@ -303,6 +307,7 @@ export class PoolCoordinator extends DurableObject<Env> {
 
   async #maintain(now: number): Promise<void> {
     const s = this.settings();
+    await this.project();
     await this.#expireLeases(this.#db.overdueLeases(now));
     for (const m of this.#db.members().filter((x) => x.state === 'scrubbing' && !this.#scrubs.has(x.sandbox_id))) await this.#terminate(m.sandbox_id, 'scrub_lost');
     const idle = this.#db.members().filter((m) => m.state === 'idle');
@@ -327,6 +332,8 @@ export class PoolCoordinator extends DurableObject<Env> {
     const nextRetire = this.#db.one(`SELECT coalesce(min(retire_at), 0) AS n FROM members WHERE state='idle'`);
     const candidates = [now + 5 * 60_000, nextLease || Infinity, nextRetire || Infinity];
     if (this.#db.warmCount() < s.poolMin) candidates.push(now + 2000);
+    // A projection that failed (database down) is retried soon.
+    if (this.#db.one(`SELECT count(*) AS n FROM outbox`) > 0) candidates.push(now + 5000);
     await this.ctx.storage.setAlarm(Math.max(now + 10, Math.min(...candidates)));
   }
 
@@ -335,11 +342,10 @@ export class PoolCoordinator extends DurableObject<Env> {
     // Invariant: only an active lease can expire; every status flips before the first await.
     const expired = leases.map((l) => this.#db.lease(l.id)).filter((l): l is LeaseRecord => !!l && ACTIVE_STATUSES.includes(l.status));
     for (const l of expired) {
-      this.#sql.exec(`UPDATE leases SET status='expired' WHERE id=?`, l.id);
+      this.#transition(l.id, 'expired', 'expire');
       this.#db.inc('leases_expired_total');
     }
     if (!expired.length) return;
-    await markLeaseRows(this.env, expired.map((l) => l.id), { status: 'terminated', lastOperation: 'expire' }, this.#log);
     for (const l of expired) await this.#returnMember(l, 'expired');
   }
 
@@ -412,7 +418,7 @@ export class PoolCoordinator extends DurableObject<Env> {
       let repoKey: string | null = null;
       if (warmRepo) {
         const cfg = parseConfig(this.env);
-        const authorization = await gatewayAuthorization(cfg.ERROR_ENCRYPTION_KEY, placeholder);
+        const authorization = await gatewayAuthorization(cfg.ERROR_ENCRYPTION_KEY, principalUser(placeholder, this.#poolName()));
         const ok = await precloneSandbox(this.#p, id, idleTimeoutMs(s), { gatewayUrl: gatewayRepoUrl(cfg.PUBLIC_URL, warmRepo.key), branch: warmRepo.branch }, authorization).catch(() => false);
         if (ok) repoKey = warmRepo.key;
         else this.#log.warn('preclone_failed', { sandbox: id, repo: warmRepo.key });
@@ -444,6 +450,52 @@ export class PoolCoordinator extends DurableObject<Env> {
     if (!existed) return;
     this.#db.inc(`terminations_total{reason="${reason}"}`);
     await killSandbox(this.#p, sandboxId).catch((e) => this.#log.warn('kill_failed', { sandbox: sandboxId, error: String(e) }));
+  }
+
+  /** Changes a lease's status and appends the transition to the outbox, in one synchronous block. */
+  #transition(leaseId: string, status: LeaseRecord['status'], op: string, error?: string): void {
+    this.#sql.exec(`UPDATE leases SET status=? WHERE id=?`, status, leaseId);
+    this.#emit(leaseId, op, error);
+  }
+
+  /** Appends a lease transition to the outbox and schedules its projection after this request. */
+  #emit(leaseId: string, op: string, error?: string): void {
+    this.#sql.exec(`INSERT INTO outbox(lease_id, op, error, at) VALUES (?,?,?,?)`, leaseId, op, error ?? null, Date.now());
+    this.ctx.waitUntil(this.project());
+  }
+
+  #projecting: Promise<number> | null = null;
+
+  /**
+   * Copies pending outbox rows to git_sandboxes (the only writer of that table), in batches; rows
+   * stay until a batch is stored, so a database outage only delays the projection. Returns rows copied.
+   */
+  async project(): Promise<number> {
+    if (this.#projecting) return this.#projecting;
+    const p: Promise<number> = this.#projectNow().finally(() => {
+      if (this.#projecting === p) this.#projecting = null;
+    });
+    this.#projecting = p;
+    return p;
+  }
+
+  async #projectNow(): Promise<number> {
+    let copied = 0;
+    try {
+      for (;;) {
+        const rows = this.#db.rows<OutboxRow>(`SELECT o.seq, o.op, o.error, o.at, l.* FROM outbox o JOIN leases l ON l.id = o.lease_id ORDER BY o.seq LIMIT 200`);
+        // Outbox rows whose lease was purged have nothing left to project.
+        this.#sql.exec(`DELETE FROM outbox WHERE lease_id NOT IN (SELECT id FROM leases)`);
+        if (!rows.length) return copied;
+        const key = parseConfig(this.env).ERROR_ENCRYPTION_KEY;
+        await withDb(this.env, (db) => projectBatch(db, rows, (t) => encryptText(key, redactFor(this.env, t).slice(0, 4000))));
+        this.#sql.exec(`DELETE FROM outbox WHERE seq <= ?`, Math.max(...rows.map((r) => r.seq)));
+        copied += rows.length;
+      }
+    } catch (e) {
+      this.#log.warn('projection_failed', { error: String(e instanceof Error ? e.message : e) });
+      return copied;
+    }
   }
 
   #poolName(): string {

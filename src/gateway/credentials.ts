@@ -32,7 +32,12 @@ function credentialKey(serviceKeyB64: string): Promise<CryptoKey> {
   return k;
 }
 
-/** The secret of principal `user` (a lease id, or a pool member's placeholder id). */
+/** The gateway username of a lease or member id in a coordinator: the id, plus `~pool` outside the default pool. */
+export function principalUser(id: string, pool = 'global'): string {
+  return pool === 'global' ? id : `${id}~${pool}`;
+}
+
+/** The secret of principal `user` (a lease id, or a pool member's placeholder id, with its pool). */
 export async function principalSecret(serviceKeyB64: string, user: string): Promise<string> {
   const sig = await crypto.subtle.sign('HMAC', await credentialKey(serviceKeyB64), enc.encode(`principal:${user}`));
   return `gsl_${b64url(new Uint8Array(sig))}`;
@@ -43,8 +48,8 @@ export async function gatewayAuthorization(serviceKeyB64: string, user: string):
   return `Basic ${btoa(`${user}:${await principalSecret(serviceKeyB64, user)}`)}`;
 }
 
-/** Parses and checks a Basic header; returns the principal it names when the secret is right. */
-export async function verifyAuthorization(serviceKeyB64: string, header: string | null | undefined): Promise<string | null> {
+/** Parses and checks a Basic header; returns the id and pool it names when the secret is right. */
+export async function verifyAuthorization(serviceKeyB64: string, header: string | null | undefined): Promise<{ id: string; pool: string } | null> {
   const m = /^Basic\s+([A-Za-z0-9+/=]{1,1000})\s*$/i.exec(header ?? '');
   if (!m) return null;
   let decoded: string;
@@ -56,9 +61,10 @@ export async function verifyAuthorization(serviceKeyB64: string, header: string 
   const i = decoded.indexOf(':');
   if (i <= 0) return null;
   const user = decoded.slice(0, i);
-  if (!/^(sbx|pending)_[0-9a-f]{8,64}$/.test(user)) return null;
+  const m2 = /^((?:sbx|pending)_[0-9a-f]{8,64})(?:~([A-Za-z0-9_-]{1,64}))?$/.exec(user);
+  if (!m2) return null;
   const expected = await principalSecret(serviceKeyB64, user);
-  return timingSafeEqualStr(decoded.slice(i + 1), expected) ? user : null;
+  return timingSafeEqualStr(decoded.slice(i + 1), expected) ? { id: m2[1], pool: m2[2] ?? 'global' } : null;
 }
 
 /** The gateway URL of a repo, which every sandbox's `origin` is set to. */

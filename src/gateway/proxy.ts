@@ -40,9 +40,9 @@ export async function handleGit(req: Request, deps: GatewayDeps): Promise<Respon
   if (service !== 'git-upload-pack' && service !== 'git-receive-pack') return text(403, 'git-sandbox: only the smart-HTTP protocol is served');
   if ((op === 'info/refs') !== (req.method === 'GET')) return text(405, 'git-sandbox: wrong method', { allow: op === 'info/refs' ? 'GET' : 'POST' });
 
-  const user = await verifyAuthorization(deps.cfg.ERROR_ENCRYPTION_KEY, req.headers.get('authorization'));
-  if (!user) return unauthorized();
-  const principal = await deps.env.POOL_COORDINATOR.get(deps.env.POOL_COORDINATOR.idFromName('global')).gitPrincipal(user);
+  const who = await verifyAuthorization(deps.cfg.ERROR_ENCRYPTION_KEY, req.headers.get('authorization'));
+  if (!who) return unauthorized();
+  const principal = await deps.env.POOL_COORDINATOR.get(deps.env.POOL_COORDINATOR.idFromName(who.pool)).gitPrincipal(who.id);
   if (!principal) return unauthorized();
   if (principal.repoKey !== repoKey) return text(403, 'git-sandbox: this credential is bound to another repository');
   if (service === 'git-receive-pack' && principal.kind === 'member') return text(403, 'git-sandbox: this credential is read-only');

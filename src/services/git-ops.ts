@@ -1,7 +1,7 @@
 // Git operations on a lease: status, diff, pull, push (serialized by RepoLock). Each one records
 // a git_operations row and updates the lease row.
 import { AppError, isAppError } from '../errors.ts';
-import { patchLeaseRows, recordOperation, redactFor, type OperationRecord } from '../db/lease-rows.ts';
+import { recordOperation, redactFor, type OperationRecord } from '../db/lease-rows.ts';
 import { EXIT, conflictPaths, pullScript } from '../git/scripts.ts';
 import { q } from '../git/shell.ts';
 import { serviceGitEnv, type ServiceGitOptions } from '../git/env.ts';
@@ -22,7 +22,7 @@ export async function withOperation<T>(
   fn: (o: OpenLease, rec: Partial<OperationRecord>) => Promise<T>,
 ): Promise<T> {
   const started = Date.now();
-  const open = await openLease(ctx, agentId, id);
+  const open = await openLease(ctx, agentId, id, op);
   const rec: Partial<OperationRecord> = {};
   let result = 'ok';
   let error: string | undefined;
@@ -36,8 +36,8 @@ export async function withOperation<T>(
     const durationMs = Date.now() - started;
     const db = ctx.db();
     try {
+      // Services only append history; the lease row itself has one writer (the PoolCoordinator).
       await recordOperation(ctx.env, db, { leaseId: id, agentId, repoUrl: open.lease.repo_url, op, startedAt: started, durationMs, result, error, ...rec });
-      await patchLeaseRows(ctx.env, db, [id], { status: 'in_use', lastOperation: op, error });
     } catch (e) {
       // History is best effort: the git operation itself has already happened.
       ctx.log.warn('operation_record_failed', { op, lease: id, error: String(e instanceof Error && e.cause ? e.cause : e) });

@@ -1,6 +1,5 @@
 // Lease service: create (acquire + clone/branch), read, list, renew, release. Used by REST and MCP.
 import { AppError } from '../errors.ts';
-import { insertLeaseRow, patchLeaseRows } from '../db/lease-rows.ts';
 import { markers } from '../git/status.ts';
 import { EXIT, prepareScript } from '../git/scripts.ts';
 import { serviceGitEnv } from '../git/env.ts';
@@ -89,23 +88,19 @@ export async function createLease(ctx: ServiceContext, agentId: string, input: C
     if (got.existing) return leaseView(got.lease);
     const lease = got.lease;
     try {
-      await insertLeaseRow(ctx.db(), lease, 1);
       const prepared = await prepare(ctx, lease);
       const ready = await pool.markReady(lease.id, prepared.workdir, prepared.home);
-      await patchLeaseRows(ctx.env, ctx.db(), [lease.id], { status: 'ready', lastOperation: 'clone', workdir: prepared.workdir });
       ctx.log.info('lease_created', { lease: lease.id, agent: agentId, repo: repo.key, source: lease.source, mode });
       return leaseView(ready ?? lease);
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       if (e instanceof AppError && e.code === 'BRANCH_NOT_FOUND') {
         // Bad input, not a bad sandbox: the member goes back to the pool (scrubbed) instead of being destroyed.
-        await pool.release(lease.id, agentId);
-        await patchLeaseRows(ctx.env, ctx.db(), [lease.id], { status: 'error', lastOperation: 'clone', error: msg }).catch(() => undefined);
+        await pool.release(lease.id, agentId, 'clone_failed', msg);
         throw e;
       }
       // The lease must not stay half-made in the pool, whatever failed (database or sandbox).
-      await pool.markFailed(lease.id, 'prepare_failed');
-      await patchLeaseRows(ctx.env, ctx.db(), [lease.id], { status: 'error', lastOperation: 'clone', error: (e as AppError).internal ?? msg }).catch(() => undefined);
+      await pool.markFailed(lease.id, 'clone_failed', (e as AppError).internal ?? msg);
       if (e instanceof AppError && e.code === 'SANDBOX_UNAVAILABLE' && attempt < 3) continue;
       throw e;
     }
@@ -145,7 +140,7 @@ export function lookupError(r: Extract<LeaseLookup, { ok: false }>, id: string):
 }
 
 /** Returns the caller's lease or throws 404/410. */
-export async function getLease(ctx: ServiceContext, agentId: string, id: string, touch = false): Promise<LeaseRecord> {
+export async function getLease(ctx: ServiceContext, agentId: string, id: string, touch: string | false = false): Promise<LeaseRecord> {
   const r = await poolStub(ctx.env).lookup(id, agentId, touch);
   if (!r.ok) throw lookupError(r, id);
   return r.lease;
@@ -158,8 +153,8 @@ export interface OpenLease {
 }
 
 /** Opens the caller's lease for an operation (marks it in use); a dead sandbox breaks the lease. */
-export async function openLease(ctx: ServiceContext, agentId: string, id: string): Promise<OpenLease> {
-  const lease = await getLease(ctx, agentId, id, true);
+export async function openLease(ctx: ServiceContext, agentId: string, id: string, op = 'operation'): Promise<OpenLease> {
+  const lease = await getLease(ctx, agentId, id, op);
   if (lease.status === 'initializing' || !lease.workdir) throw new AppError('LEASE_NOT_READY', `lease ${id} is still being prepared`);
   try {
     const sbx = await connectSandbox(providerOptions(ctx.cfg), lease.sandbox_id, connectTimeoutMs(lease));
@@ -167,7 +162,6 @@ export async function openLease(ctx: ServiceContext, agentId: string, id: string
   } catch (e) {
     if (e instanceof AppError && e.code === 'SANDBOX_UNAVAILABLE') {
       await poolStub(ctx.env).reportBroken(lease.id, 'connect_failed');
-      await patchLeaseRows(ctx.env, ctx.db(), [lease.id], { status: 'error', error: 'sandbox is gone' });
     }
     throw e;
   }
@@ -182,7 +176,6 @@ export async function listLeases(ctx: ServiceContext, agentId: string): Promise<
 export async function renewLease(ctx: ServiceContext, agentId: string, id: string, ttlS?: number): Promise<LeaseView> {
   const r = await poolStub(ctx.env).renew(id, agentId, ttlS);
   if (!r.ok) throw lookupError(r, id);
-  await patchLeaseRows(ctx.env, ctx.db(), [id], { lastOperation: 'renew', expiresAt: r.lease.expires_at });
   return leaseView(r.lease);
 }
 
@@ -190,5 +183,4 @@ export async function renewLease(ctx: ServiceContext, agentId: string, id: strin
 export async function releaseLease(ctx: ServiceContext, agentId: string, id: string): Promise<void> {
   const r = await poolStub(ctx.env).release(id, agentId);
   if (!r.ok) throw lookupError(r, id);
-  await patchLeaseRows(ctx.env, ctx.db(), [id], { status: 'terminated', lastOperation: 'release' });
 }

@@ -141,6 +141,9 @@ async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox,
   rec.attempts = attempts;
   if (entry.status === 'conflict') {
     rec.detail = { conflicts: entry.conflicts };
+    // The agent resolves against the tip that conflicted: its origin/<base> is brought up to date.
+    const f = await run(sbx, `cd "$GS_WORKDIR" && git fetch --quiet --no-tags origin "+refs/heads/$GS_BASE:refs/remotes/origin/$GS_BASE"`, { envs: await netEnv(ctx, lease, { GS_BASE: target }) }).catch(() => null);
+    if (!f || f.exitCode !== 0) ctx.log.warn('post_conflict_fetch_failed', { lease: lease.id });
     await notifyConflict(ctx, lease, target, entry.conflicts);
     throw conflictError(entry.conflicts, target);
   }

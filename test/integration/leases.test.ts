@@ -38,6 +38,7 @@ describe('leases', () => {
     const head = await exec(key, r.body.id, 'git branch --show-current && ls');
     expect(head.stdout).toContain(`agent/${agentId}/warm1`);
     expect(head.stdout).toContain('README.md');
+    await pool().project();
     const h = createDb(env);
     try {
       const rows = await h.db.execute(sql`select status, lease_source, mode, workdir, sandbox_id from git_sandboxes where lease_id = ${r.body.id}`);
@@ -115,10 +116,11 @@ describe('leases', () => {
     const st = await callJson('GET', `/v1/sandboxes/${r.body.id}/status`, { key });
     expect(st.status).toBe(410);
     expect(st.body.error.code).toBe('LEASE_EXPIRED');
+    await pool().project();
     const h = createDb(env);
     try {
       const row = await h.db.execute(sql`select status, last_operation from git_sandboxes where lease_id=${r.body.id}`);
-      expect(row.rows[0]).toMatchObject({ status: 'terminated', last_operation: 'expire' });
+      expect(row.rows[0]).toMatchObject({ status: 'expired', last_operation: 'expire' });
     } finally {
       await h.close();
     }
@@ -321,17 +323,23 @@ describe('auth and access', () => {
     await call('DELETE', `/v1/sandboxes/${r.body.id}`, { key });
   });
 
-  it('stores last_error redacted and encrypted', async () => {
-    const { key } = await newAgent();
-    const r = await lease(key, stack.demo_repo_url);
-    await callJson('POST', `/v1/sandboxes/${r.body.id}/push`, { key, body: { message: 'nothing changed' } });
+  it('stores a failed lease\'s last_error redacted and encrypted, and keeps the member for a missing branch', async () => {
+    const { key, agentId } = await newAgent();
+    const before = await callJson('GET', '/v1/admin/pool', { key: stack.admin_token });
+    const r = await callJson('POST', '/v1/sandboxes', { key, body: { repo_url: stack.demo_repo_url, branch: 'no-such-branch', task_id: 'missing' } });
+    expect(r.status).toBe(404);
+    expect(r.body.error.code).toBe('BRANCH_NOT_FOUND');
+    const after = await callJson('GET', '/v1/admin/pool', { key: stack.admin_token });
+    const terminations = (s: any) => Object.entries(s.counters as Record<string, number>).filter(([k]) => k.startsWith('terminations_total')).reduce((n, [, v]) => n + v, 0);
+    expect(terminations(after.body)).toBe(terminations(before.body));
+    await env.POOL_COORDINATOR.get(env.POOL_COORDINATOR.idFromName('global')).project();
     const h = createDb(env);
     try {
-      const row = await h.db.execute(sql`select last_error, error_count from git_sandboxes where lease_id=${r.body.id}`);
+      const row = await h.db.execute(sql`select status, last_error, error_count from git_sandboxes where agent_id=${agentId} and task_id='missing'`);
       const enc = String(row.rows[0].last_error);
-      expect(row.rows[0].error_count).toBe(1);
-      expect(enc).not.toContain('nothing to push');
-      expect(await decryptText(env.ERROR_ENCRYPTION_KEY, enc)).toContain('nothing to push');
+      expect(row.rows[0]).toMatchObject({ status: 'error', error_count: 1 });
+      expect(enc).not.toContain('no-such-branch');
+      expect(await decryptText(env.ERROR_ENCRYPTION_KEY, enc)).toContain('no-such-branch does not exist');
     } finally {
       await h.close();
     }

@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { createDb } from '../../src/db/client.ts';
 import worker from '../../src/worker.ts';
-import { call, callJson, env, newAgent, stack } from './helpers.ts';
+import { call, callJson, env, newAgent, oracle, stack } from './helpers.ts';
 
 async function runCron(cron: string) {
   const ctx = createExecutionContext();
@@ -27,15 +27,35 @@ describe('cron and metrics', () => {
     }
   });
 
-  it('reconciles lease rows the pool no longer holds in the cleanup job', async () => {
+  it('projects lease transitions to git_sandboxes, and catches up after releases made while Postgres was stopped', async () => {
+    const { key, agentId } = await newAgent('proj');
+    const created = await callJson('POST', '/v1/sandboxes', { key, body: { repo_url: stack.demo_repo_url, task_id: 'projection' } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.id as string;
+    const pool = env.POOL_COORDINATOR.get(env.POOL_COORDINATOR.idFromName('global'));
+    await pool.project();
     const h = createDb(env);
     try {
-      const ghost = `sbx_${'0'.repeat(24)}`;
-      await h.db.execute(sql`insert into git_sandboxes(sandbox_id, agent_id, task_id, repo_url, status, lease_id, created_at)
-        values ('gone', 'nobody', 't', 'http://x/y.git', 'in_use', ${ghost}, now() - interval '1 hour') on conflict do nothing`);
-      await runCron('*/10 * * * *');
-      const row = await h.db.execute(sql`select status, last_operation from git_sandboxes where lease_id=${ghost}`);
-      expect(row.rows[0]).toMatchObject({ status: 'terminated', last_operation: 'reconcile' });
+      const before = await h.db.execute(sql`select status, last_operation, workdir from git_sandboxes where lease_id=${id}`);
+      expect(before.rows[0]).toMatchObject({ status: 'ready', last_operation: 'clone', workdir: created.body.workdir });
+      await oracle('POST', '/postgres/stop');
+      try {
+        // The coordinator owns the lease: the release happens with the database down.
+        expect(await pool.release(id, agentId)).toMatchObject({ ok: true });
+        expect(await pool.project()).toBe(0);
+      } finally {
+        await oracle('POST', '/postgres/start');
+      }
+      expect(await pool.project()).toBeGreaterThan(0);
+      await h.close();
+      const h2 = createDb(env);
+      try {
+        const after = await h2.db.execute(sql`select status, last_operation, released_at from git_sandboxes where lease_id=${id}`);
+        expect(after.rows[0]).toMatchObject({ status: 'released', last_operation: 'release' });
+        expect(after.rows[0].released_at).not.toBeNull();
+      } finally {
+        await h2.close();
+      }
     } finally {
       await h.close();
     }
