@@ -31,6 +31,7 @@ const SCHEMA = [
   `CREATE INDEX IF NOT EXISTS entries_status ON entries(status, seq)`,
   `CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, holder TEXT, token INTEGER, wait_ms INTEGER, at INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, body TEXT NOT NULL, at INTEGER NOT NULL)`,
 ];
 
 /** Column additions, applied once each in order; the applied count is kept in kv('schema_version'). */
@@ -133,6 +134,19 @@ export class RepoLock extends DurableObject<Env> {
     const rows = this.#sql.exec(`SELECT id, agent_id FROM entries WHERE status='pending' ORDER BY seq LIMIT ?`, max).toArray();
     for (const r of rows) this.#sql.exec(`UPDATE entries SET status='claimed', claim_token=? WHERE id=?`, token, r.id);
     return rows.map((r) => ({ id: String(r.id), agentId: String(r.agent_id ?? '') }));
+  }
+
+  /** Remembers the answer of an idempotent push (kept a day), so a replay gets the same answer. */
+  async remember(key: string, body: string): Promise<void> {
+    const now = Date.now();
+    this.#sql.exec(`INSERT INTO results(key, body, at) VALUES (?,?,?) ON CONFLICT(key) DO NOTHING`, key, body, now);
+    this.#sql.exec(`DELETE FROM results WHERE at < ?`, now - 86_400_000);
+  }
+
+  /** The remembered answer of an idempotent push, if any. */
+  async recall(key: string): Promise<string | null> {
+    const row = this.#sql.exec(`SELECT body FROM results WHERE key=?`, key).toArray()[0];
+    return row ? String(row.body) : null;
   }
 
   /** The service-owned lander lease of this repo + base, if one was recorded. */

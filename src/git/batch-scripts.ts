@@ -23,11 +23,12 @@ echo "__GS_HEAD=$(git rev-parse HEAD)"`;
 
 /**
  * Run by `git rebase --exec` after each replayed commit of an entry: the message loses any
- * Git-Sandbox-Agent trailer it carried and gains the entry's real one; the author stays, the
- * committer is the service (GIT_COMMITTER_* in the env). Env: GS_ENTRY_AGENT.
+ * Git-Sandbox-* trailer it carried and gains the entry's real ones (agent, and entry id, by which a
+ * later landing recognises an entry whose report was lost); the author stays, the committer is the
+ * service (GIT_COMMITTER_* in the env). Env: GS_ENTRY_AGENT, GS_ENTRY_ID.
  */
 const AMEND_SCRIPT = `msg="$(mktemp)" || exit 1
-git log -1 --format=%B HEAD | grep -v -i '^Git-Sandbox-Agent:' | git interpret-trailers --trailer "Git-Sandbox-Agent: $GS_ENTRY_AGENT" > "$msg"
+git log -1 --format=%B HEAD | grep -v -i -e '^Git-Sandbox-Agent:' -e '^Git-Sandbox-Entry:' | git interpret-trailers --trailer "Git-Sandbox-Agent: $GS_ENTRY_AGENT" --trailer "Git-Sandbox-Entry: $GS_ENTRY_ID" > "$msg"
 git commit --quiet --amend --no-verify --allow-empty -F "$msg"; rc=$?
 rm -f "$msg"; exit $rc`;
 
@@ -66,14 +67,19 @@ dels=""
 while read -r id agent <&3; do
   [ -n "$id" ] || continue
   ref="$scratch/$id"
-  git rev-parse -q --verify "$ref" >/dev/null || { echo "__GS_ENTRY $id missing"; continue; }
+  if ! git rev-parse -q --verify "$ref" >/dev/null; then
+    # No queue ref: an earlier landing consumed it and its report was lost; find it on the base.
+    found="$(git log -n 2000 --format='%H %(trailers:key=Git-Sandbox-Entry,valueonly,separator=%x20)' "origin/$GS_BASE" | awk -v id="$id" '$2 == id { print $1; exit }')"
+    if [ -n "$found" ]; then echo "__GS_ENTRY $id landed $found"; else echo "__GS_ENTRY $id missing"; fi
+    continue
+  fi
   dels="$dels :${QUEUE_PREFIX}/$id"
   if git merge-base --is-ancestor "$ref" "$tip"; then echo "__GS_ENTRY $id landed $tip"; continue; fi
   # An entry with no history in common with the base (an orphan, a graft) never lands.
   mb="$(git merge-base "$tip" "$ref")" || { echo "__GS_ENTRY $id failed"; continue; }
   want="$(pid "$mb" "$ref")"
   git -C "$wt" checkout --quiet --detach "$ref" || { echo "__GS_ENTRY $id failed"; continue; }
-  if GS_ENTRY_AGENT="$agent" git -C "$wt" rebase --quiet --exec "sh $amend" "$tip" >/dev/null 2>&1; then
+  if GS_ENTRY_AGENT="$agent" GS_ENTRY_ID="$id" git -C "$wt" rebase --quiet --exec "sh $amend" "$tip" >/dev/null 2>&1; then
     new="$(git -C "$wt" rev-parse HEAD)"
     if [ "$(pid "$tip" "$new")" = "$want" ] && git merge-base --is-ancestor "$tip" "$new"; then
       tip="$new"

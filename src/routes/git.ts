@@ -68,7 +68,7 @@ const pull = createRoute({
   responses: { 200: json(PullResult, 'Rebased'), 409: conflict, ...errorResponses },
 });
 const push = createRoute({
-  method: 'post', path: '/v1/sandboxes/{id}/push', security, summary: 'Commit, then land under the repo lock with rebase-retry', request: { params, body: { required: true, content: { 'application/json': { schema: PushBody } } } },
+  method: 'post', path: '/v1/sandboxes/{id}/push', security, summary: 'Commit, then land under the repo lock with rebase-retry (an Idempotency-Key replay gets the first answer)', request: { params, headers: z.object({ 'idempotency-key': z.string().max(200).optional().describe('a replay of this push with the same key returns the first answer') }), body: { required: true, content: { 'application/json': { schema: PushBody } } } },
   responses: { 200: json(PushResult, 'Landed'), 409: conflict, 423: json(ErrorBody, 'REPO_LOCKED (see Retry-After, position)'), ...errorResponses },
 });
 const exec = createRoute({
@@ -84,7 +84,7 @@ export const gitApp = subApp()
     return c.json(await gitDiff(c.var.svc, c.var.agentId, c.req.valid('param').id, { against: q.against, path: q.path, maxBytes: q.max_bytes }), 200);
   })
   .openapi(pull, async (c) => c.json(await gitPull(c.var.svc, c.var.agentId, c.req.valid('param').id), 200))
-  .openapi(push, async (c) => c.json(await gitPush(c.var.svc, c.var.agentId, c.req.valid('param').id, c.req.valid('json')), 200))
+  .openapi(push, async (c) => c.json(await gitPush(c.var.svc, c.var.agentId, c.req.valid('param').id, { ...c.req.valid('json'), idemKey: c.req.header('idempotency-key')?.slice(0, 200) }), 200))
   .openapi(exec, async (c) => {
     const b = c.req.valid('json');
     return c.json(await execCommand(c.var.svc, c.var.agentId, c.req.valid('param').id, b.command, b.timeout_ms), 200);

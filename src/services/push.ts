@@ -5,6 +5,7 @@ import { AppError } from '../errors.ts';
 import type { LockAcquireResult, LockEntry, RepoLock } from '../durable/repo-lock.ts';
 import { QUEUE_PREFIX, landBatchScript, parseBatchOutput, queueScript, syncLandedScript } from '../git/batch-scripts.ts';
 import { EXIT, commitScript, conflictPaths, landScript } from '../git/scripts.ts';
+import { sha256Hex } from '../lib/crypto.ts';
 import { markers } from '../git/status.ts';
 import { assertRepoPath } from '../git/validate.ts';
 import type { OperationRecord } from '../db/lease-rows.ts';
@@ -25,6 +26,8 @@ export interface PushInput {
   paths?: string[];
   target?: 'agent_branch' | 'base';
   author?: { name: string; email: string };
+  /** Idempotency-Key of the request: a replay gets the first answer. */
+  idemKey?: string;
 }
 
 /** Result of a push. */
@@ -58,18 +61,33 @@ export async function gitPush(ctx: ServiceContext, agentId: string, id: string, 
   return withOperation(ctx, agentId, id, 'push', async ({ lease, sbx }, rec) => {
     const target = input.target === 'base' ? lease.branch : lease.agent_branch;
     rec.targetBranch = target;
-    const authorEnv: Record<string, string> = input.author ? { GIT_AUTHOR_NAME: input.author.name, GIT_AUTHOR_EMAIL: input.author.email } : {};
-    const c = await run(sbx, commitScript(paths), { envs: { GS_WORKDIR: lease.workdir!, GS_MSG: input.message, ...serviceGitEnv(), ...authorEnv } });
-    if (c.exitCode !== 0) throw failed(ctx, 'commit', c);
-    const committed = markers(c.stdout).COMMITTED === '1';
-    return input.target === 'base' ? landOnBase(ctx, lease, sbx, rec, committed) : landOnAgentBranch(ctx, lease, sbx, rec, committed);
+    const lock = lockFor(ctx, lease, target);
+    const replayKey = input.idemKey ? `${lease.id}:${await sha256Hex(input.idemKey)}` : null;
+    // A replayed push (same Idempotency-Key) gets the first answer, whatever died in between.
+    if (replayKey) {
+      const prior = await lock.recall(replayKey);
+      if (prior) return JSON.parse(prior) as PushResult;
+    }
+    const entryId = replayKey ? `${lease.id}-${replayKey.slice(-16)}` : `${lease.id}-${crypto.randomUUID().slice(0, 8)}`;
+    let result: PushResult;
+    if (input.target === 'base' && replayKey && (await lock.entry(entryId))) {
+      // The first attempt queued its entry already: wait for (or read) that entry's fate.
+      result = await awaitEntry(ctx, lease, sbx, rec, lock, entryId, false);
+    } else {
+      const authorEnv: Record<string, string> = input.author ? { GIT_AUTHOR_NAME: input.author.name, GIT_AUTHOR_EMAIL: input.author.email } : {};
+      const c = await run(sbx, commitScript(paths), { envs: { GS_WORKDIR: lease.workdir!, GS_MSG: input.message, ...serviceGitEnv(), ...authorEnv } });
+      if (c.exitCode !== 0) throw failed(ctx, 'commit', c);
+      const committed = markers(c.stdout).COMMITTED === '1';
+      result = input.target === 'base' ? await landOnBase(ctx, lease, sbx, rec, lock, entryId, committed) : await landOnAgentBranch(ctx, lease, sbx, rec, lock, committed);
+    }
+    if (replayKey) await lock.remember(replayKey, JSON.stringify(result));
+    return result;
   });
 }
 
 /** The agent branch has one writer: lock, fetch + rebase onto its tip, push with a lease (CAS). */
-async function landOnAgentBranch(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, committed: boolean): Promise<PushResult> {
+async function landOnAgentBranch(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, lock: Lock, committed: boolean): Promise<PushResult> {
   const target = lease.agent_branch;
-  const lock = lockFor(ctx, lease, target);
   const ttlMs = ctx.cfg.LOCK_TTL_S * 1000;
   const got = await lock.acquire(`${lease.id}:${crypto.randomUUID().slice(0, 8)}`, { ttlMs, waitMs: ctx.cfg.LOCK_WAIT_MS, repoUrl: lease.repo_url });
   rec.lockWaitMs = got.waitedMs;
@@ -101,30 +119,55 @@ async function landOnAgentBranch(ctx: ServiceContext, lease: LeaseRecord, sbx: S
 }
 
 /**
- * The base branch has many writers: park HEAD on a queue ref, enqueue, take the lock. Whoever holds
- * it lands every pending entry (its own and the ones queued behind it) in one batch; an entry
- * already landed by an earlier holder just releases. The lease's branch then moves to the landed commit.
+ * The base branch has many writers: park HEAD on a queue ref, enqueue, then wait for the entry's
+ * fate (see awaitEntry). The lease's branch then moves to the landed commit.
  */
-async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, committed: boolean): Promise<PushResult> {
+async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, lock: Lock, entryId: string, committed: boolean): Promise<PushResult> {
   const target = lease.branch;
-  const lock = lockFor(ctx, lease, target);
-  const entryId = `${lease.id}-${crypto.randomUUID().slice(0, 8)}`;
   const q = await run(sbx, queueScript(), { envs: await netEnv(ctx, lease, { GS_BASE: target, GS_ENTRY: entryId }), timeoutMs: 120_000 });
   if (q.exitCode === EXIT.NOTHING) throw nothingToPush(target);
   if (q.exitCode !== 0) throw failed(ctx, 'push', q);
-  const queuedHead = markers(q.stdout).HEAD;
   await lock.enqueue(entryId, lease.id, lease.agent_id);
+  return awaitEntry(ctx, lease, sbx, rec, lock, entryId, committed, markers(q.stdout).HEAD);
+}
+
+/** Failures after which the base may or may not have moved: the entry's fate is found out, not guessed. */
+function ambiguous(e: unknown): boolean {
+  return !(e instanceof AppError) || e.code === 'SANDBOX_UNAVAILABLE' || e.code === 'GIT_FAILED' || e.code === 'INTERNAL';
+}
+
+/**
+ * Takes the lock; whoever holds it lands every pending entry (its own and the ones queued behind it)
+ * in one batch; an entry already settled by another holder just reads its record. The answer is
+ * read from the entry's record in RepoLock, so a commit that landed is reported landed whatever
+ * died after the remote moved: after an ambiguous failure the entry goes back to the queue and the
+ * next landing finds it on the base by its trailer.
+ */
+async function awaitEntry(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, lock: Lock, entryId: string, committed: boolean, queuedHead?: string): Promise<PushResult> {
+  const target = lease.branch;
   const ttlMs = ctx.cfg.LOCK_TTL_S * 1000;
   const holder = `${lease.id}:${crypto.randomUUID().slice(0, 8)}`;
   const t0 = Date.now();
   let attempts = 1;
+  let retries = 0;
   let entry: LockEntry | null = null;
   for (;;) {
     const got = await lock.acquire(holder, { ttlMs, waitMs: ctx.cfg.LOCK_WAIT_MS, repoUrl: lease.repo_url, entryId });
     if (got.ok) {
+      const beat = heartbeat(ctx, lock, got.token);
       try {
-        attempts = await landBatch(ctx, lease, sbx, lock, got.token, entryId);
+        attempts = await landBatch(ctx, lease, lock, got.token);
+      } catch (e) {
+        ctx.log.warn('landing_failed', { lease: lease.id, entry: entryId, ambiguous: ambiguous(e), error: e instanceof Error ? e.message : String(e) });
+        // Certain failures withdraw this caller's entry (nothing of it landed); others are retried.
+        if (!ambiguous(e) || ++retries > 3) {
+          if (await lock.cancel(entryId)) {
+            await dropQueueRef(ctx, lease, sbx, entryId);
+            throw e;
+          }
+        }
       } finally {
+        beat.stop();
         await lock.release(got.token).catch((e) => ctx.log.warn('lock_release_failed', { lease: lease.id, error: String(e) }));
       }
     } else if (got.reason === 'timeout' && (await lock.cancel(entryId))) {
@@ -164,8 +207,17 @@ async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox,
   };
 }
 
+/** Extends the lock every third of its TTL while the holder works, so a crashed holder frees it within one TTL. */
+function heartbeat(ctx: ServiceContext, lock: Lock, token: number): { stop(): void } {
+  const ttlMs = ctx.cfg.LOCK_TTL_S * 1000;
+  const timer = setInterval(() => {
+    lock.extend(token, ttlMs).catch(() => undefined);
+  }, Math.max(500, Math.floor(ttlMs / 3)));
+  return { stop: () => clearInterval(timer) };
+}
+
 /** Lands every pending entry as the lock holder, in the repo's lander sandbox; returns the attempts it took. */
-async function landBatch(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, lock: Lock, token: number, ownEntry: string): Promise<number> {
+async function landBatch(ctx: ServiceContext, lease: LeaseRecord, lock: Lock, token: number): Promise<number> {
   const entries = await lock.claim(token, BATCH_MAX);
   if (!entries.length) return 1;
   let lander: Lander | null = null;
@@ -185,10 +237,8 @@ async function landBatch(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, 
     return attempts;
   } catch (e) {
     if (lander && e instanceof AppError && e.code === 'SANDBOX_UNAVAILABLE') await discardLander(ctx, lock, token, lander).catch(() => undefined);
-    // The batch goes back to the queue for the next holder; this caller's own entry is withdrawn,
-    // since it is answering with an error.
+    // The batch goes back to the queue: the next holder lands it, or finds it already landed.
     await lock.unclaim(token);
-    if (await lock.cancel(ownEntry)) await dropQueueRef(ctx, lease, sbx, ownEntry);
     throw e;
   }
 }

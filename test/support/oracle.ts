@@ -86,6 +86,21 @@ exit 0
       await writeFile(path.join(bare, 'hooks', 'pre-receive'), hook, { mode: 0o755 });
       return { ok: true };
     },
+    // Installs a one-shot post-receive hook that kills a sandbox (the lander) once the branch has
+    // moved, so the landing dies after the remote accepted it.
+    'POST /kill-after-receive': async (b) => {
+      const bare = repoPath(stack.git_root, String(b.repo));
+      const branch = String(b.branch ?? 'main');
+      const hook = `#!/bin/sh
+[ -f "$GIT_DIR/kill-done" ] && exit 0
+grep -q " refs/heads/${branch}$" || exit 0
+touch "$GIT_DIR/kill-done"
+curl -s -X DELETE -H 'X-API-KEY: ${stack.e2b_api_key}' '${stack.e2b_api_url}/sandboxes/${String(b.sandbox)}' >/dev/null
+exit 0
+`;
+      await writeFile(path.join(bare, 'hooks', 'post-receive'), hook, { mode: 0o755 });
+      return { ok: true };
+    },
     'POST /postgres/stop': async () => {
       await stack.postgres.stop();
       return { ok: true };

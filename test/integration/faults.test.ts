@@ -1,0 +1,69 @@
+// Fault injection against the truth of push answers: the lander killed after the base moved, and
+// pushes replayed after a lost response. Checked with git against the bare repo: every
+// acknowledged commit landed exactly once, and every landed commit was acknowledged.
+import { describe, expect, it } from 'vitest';
+import { LANDER_AGENT } from '../../src/gateway/ref-rules.ts';
+import { lockName } from '../../src/lock/decide.ts';
+import { call, callJson, env, newAgent, newRepo, oracle, remoteGit } from './helpers.ts';
+
+type Lease = { id: string; agent_branch: string };
+
+async function lease(key: string, repoUrl: string): Promise<Lease> {
+  const r = await callJson('POST', '/v1/sandboxes', { key, body: { repo_url: repoUrl, task_id: `t-${crypto.randomUUID().slice(0, 6)}` } });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return r.body as Lease;
+}
+
+async function put(key: string, id: string, path: string, content: string) {
+  expect((await call('PUT', `/v1/sandboxes/${id}/files/${path}`, { key, raw: content })).status).toBe(200);
+}
+
+const repoKeyOf = (url: string) => url.replace(/^https?:\/\//, '').replace(/\.git$/, '');
+
+describe('truthful answers under faults', () => {
+  it('reports every commit as landed, exactly once, when the lander sandbox is killed right after the base moved', async () => {
+    const repo = await newRepo({ 'seed.txt': 'seed\n' });
+    const agents = await Promise.all(Array.from({ length: 6 }, () => newAgent('kill')));
+    const leases = await Promise.all(agents.map((a) => lease(a.key, repo.url)));
+    // A first landing creates the repo's lander.
+    await put(agents[0].key, leases[0].id, 'first.txt', 'first\n');
+    expect((await callJson('POST', `/v1/sandboxes/${leases[0].id}/push`, { key: agents[0].key, body: { message: 'first', target: 'base' } })).status).toBe(200);
+    const landerId = await env.REPO_LOCK.get(env.REPO_LOCK.idFromName(lockName(repoKeyOf(repo.url), 'main'))).lander();
+    const lander = await env.POOL_COORDINATOR.get(env.POOL_COORDINATOR.idFromName('global')).lookup(landerId!, LANDER_AGENT);
+    if (!lander.ok) throw new Error('no lander');
+    await oracle('POST', '/kill-after-receive', { repo: repo.name, sandbox: lander.lease.sandbox_id });
+    const rest = leases.slice(1);
+    await Promise.all(rest.map((l, i) => put(agents[i + 1].key, l.id, `agent-${i + 1}.txt`, `agent ${i + 1}\n`)));
+    const results = await Promise.all(rest.map((l, i) => callJson('POST', `/v1/sandboxes/${l.id}/push`, { key: agents[i + 1].key, body: { message: `agent ${i + 1}`, target: 'base' } })));
+    for (const r of results) expect(r.status, JSON.stringify(r.body)).toBe(200);
+    // The fault did happen: the first lander is gone, a new one took over.
+    const after = await env.REPO_LOCK.get(env.REPO_LOCK.idFromName(lockName(repoKeyOf(repo.url), 'main'))).lander();
+    expect(after).not.toBe(landerId);
+    const log = (await remoteGit(repo.name, 'log', '--format=%H %s', 'main')).trim().split('\n');
+    expect(log).toHaveLength(1 + 1 + 5);
+    for (let i = 1; i <= 5; i++) {
+      const landed = log.filter((line) => line.endsWith(` agent ${i}`));
+      expect(landed, `agent ${i}`).toHaveLength(1);
+      expect(results[i - 1].body.commit).toBe(landed[0].split(' ')[0]);
+    }
+    await Promise.all(leases.map((l, i) => call('DELETE', `/v1/sandboxes/${l.id}`, { key: agents[i].key })));
+  });
+
+  it('answers a replayed push (same Idempotency-Key) with the first answer instead of NOTHING_TO_PUSH, to base and to the agent branch', async () => {
+    const repo = await newRepo({ 'seed.txt': 'seed\n' });
+    const a = await newAgent('replay');
+    const l = await lease(a.key, repo.url);
+    for (const target of ['agent_branch', 'base'] as const) {
+      await put(a.key, l.id, `${target}.txt`, `${target}\n`);
+      const headers = { 'idempotency-key': `k-${target}-${crypto.randomUUID()}` };
+      const first = await callJson('POST', `/v1/sandboxes/${l.id}/push`, { key: a.key, headers, body: { message: target, target } });
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+      const replay = await callJson('POST', `/v1/sandboxes/${l.id}/push`, { key: a.key, headers, body: { message: target, target } });
+      expect(replay.status, JSON.stringify(replay.body)).toBe(200);
+      expect(replay.body).toEqual(first.body);
+      const fresh = await callJson('POST', `/v1/sandboxes/${l.id}/push`, { key: a.key, body: { message: target, target } });
+      expect(fresh.body.error.code).toBe('NOTHING_TO_PUSH');
+    }
+    expect((await remoteGit(repo.name, 'log', '--format=%s', 'main')).trim().split('\n')).toEqual(['base', 'agent_branch', 'Initial commit']);
+  });
+});
