@@ -84,29 +84,6 @@ git config git-sandbox.base "$GS_BRANCH"
 echo "__GS_OK=1"`;
 }
 
-/** Returns the repo to a pristine state and wipes everything in $HOME but the clone and the helper. */
-export function scrubScript(): string {
-  // Processes the lease left behind are found by their working directory inside $HOME (this also
-  // catches orphans that left the provider's process list); this script and its parent are spared.
-  // One find over /proc (no fork per process) lists the cwd links that point into $HOME.
-  return `cd / || exit 1
-for pid in $(find /proc -mindepth 2 -maxdepth 2 -name cwd \\( -lname "$HOME" -o -lname "$HOME/*" \\) 2>/dev/null | cut -d/ -f3); do
-  [ "$pid" = "$$" ] || [ "$pid" = "$PPID" ] || kill -9 "$pid" 2>/dev/null
-done
-cd "$HOME" || exit 1
-find "$HOME" -mindepth 1 -maxdepth 1 ! -name repo ! -name .git-sandbox -exec rm -rf {} + 2>/dev/null
-[ -d repo/.git ] || { echo "__GS_CLEAN=1"; exit 0; }
-cd repo
-git rebase --abort >/dev/null 2>&1; git merge --abort >/dev/null 2>&1; git cherry-pick --abort >/dev/null 2>&1
-git stash clear
-base="$(git config --get git-sandbox.base || echo main)"
-git checkout --quiet -f --detach "origin/$base" 2>/dev/null || git checkout --quiet -f --detach HEAD
-git reset --quiet --hard && git clean -ffdxq
-git for-each-ref --format='%(refname:short)' refs/heads | while read -r b; do git branch -D "$b" >/dev/null 2>&1; done
-git config --unset user.name; git config --unset user.email
-[ -z "$(git status --porcelain)" ] && echo "__GS_CLEAN=1" || echo "__GS_CLEAN=0"`;
-}
-
 /** Stages (all, or the quoted paths) and commits when anything is staged. Env: GS_MSG, optional author. */
 export function commitScript(paths: string[] | undefined): string {
   const add = paths?.length ? `git add -A -- ${paths.map(q).join(' ')}` : 'git add -A';

@@ -1,6 +1,7 @@
 // Sandbox-side maintenance the pool runs: first-time setup and the scrub between leases.
 import { markers } from '../git/status.ts';
-import { precloneScript, scrubScript, setupScript } from '../git/scripts.ts';
+import { precloneScript, setupScript } from '../git/scripts.ts';
+import { scrubScript } from '../git/scrub-script.ts';
 import { serviceGitEnv } from '../git/env.ts';
 import { connectSandbox, run, type ProviderOptions } from './provider.ts';
 
@@ -13,15 +14,22 @@ export async function setupSandbox(p: ProviderOptions, sandboxId: string, timeou
   return home;
 }
 
+/** A HOME no file can exist under, so a login shell finds no profile of the tenant's to source. */
+const NO_HOME = '/proc/self/gs-no-home';
+
 /**
- * Scrubs a returned sandbox: kills every process the lease left, aborts rebase/merge, resets the
- * clone to origin/base, deletes local branches, wipes $HOME except the clone. True when clean.
+ * Scrubs a returned sandbox back to "as cloned" (see scrubScript): every process of the lease
+ * killed, $HOME/$TMPDIR/tmp emptied, the clone rebuilt at origin/<base>. True only when the
+ * script verified all of it; false means the member must be destroyed.
  */
 export async function scrubSandbox(p: ProviderOptions, sandboxId: string, timeoutMs: number): Promise<boolean> {
   const sbx = await connectSandbox(p, sandboxId, timeoutMs);
   const procs = await sbx.commands.list();
   await Promise.all(procs.map((pr) => sbx.commands.kill(pr.pid).catch(() => false)));
-  const r = await run(sbx, scrubScript(), { timeoutMs: 60_000 });
+  // The home comes from envd's file service, not from a shell the tenant's dotfiles could steer.
+  const home = (await sbx.files.getInfo('~')).path;
+  if (!home.startsWith('/')) return false;
+  const r = await run(sbx, scrubScript(), { timeoutMs: 120_000, envs: { GS_HOME: home, HOME: NO_HOME } });
   return r.exitCode === 0 && markers(r.stdout).CLEAN === '1';
 }
 
