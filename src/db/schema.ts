@@ -90,6 +90,8 @@ export const apiKeys = pgTable(
     keyHash: varchar('key_hash').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    // Set when the key was rotated: it keeps working until then (the grace period).
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
   },
   (t) => [
     uniqueIndex('api_keys_key_hash_key').on(t.keyHash),

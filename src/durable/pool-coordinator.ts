@@ -6,7 +6,7 @@ import { randomId } from '../lib/crypto.ts';
 import { componentLogger } from '../lib/do-logger.ts';
 import type { Logger } from '../lib/log.ts';
 import { idleTimeoutMs, pickIdle, prewarmPick, refillCount, retireAt } from '../pool/decide.ts';
-import { ACTIVE_STATUSES, type AcquireRequest, type AcquireResult, type GitPrincipal, type LeaseLookup, type LeaseRecord, type PoolSettings, type PoolStats } from '../pool/types.ts';
+import { ACTIVE_STATUSES, type AcquireRequest, type AcquireResult, type DrainReport, type GitPrincipal, type LeaseLookup, type LeaseRecord, type PoolSettings, type PoolStats } from '../pool/types.ts';
 import { LANDER_AGENT } from '../gateway/ref-rules.ts';
 import { gatewayAuthorization, gatewayRepoUrl, principalUser } from '../gateway/credentials.ts';
 import { createSandbox, isAlive, killSandbox, listSandboxIds, providerOptions, type ProviderOptions } from '../sandbox/provider.ts';
@@ -133,6 +133,8 @@ export class PoolCoordinator extends DurableObject<Env> {
       if (prev && prev.idem_fp && prev.idem_fp !== fingerprint(req)) return idemMismatch();
       if (prev) return { ok: true, lease: prev, existing: true, waitedMs: 0 };
     }
+    // The lander keeps landing during a drain, so agents that hold leases can still finish their pushes.
+    if (req.agentId !== LANDER_AGENT && this.#db.draining()) return this.#drainingRefusal();
     // Invariant: the cap counts active leases plus acquisitions in flight, checked and claimed here.
     const active = this.#db.one(`SELECT count(*) AS n FROM leases WHERE agent_id=? AND status IN ${ACTIVE}`, req.agentId) + (this.#inflight.get(req.agentId) ?? 0);
     if (req.agentId !== LANDER_AGENT && active >= s.maxLeasesPerAgent) {
@@ -180,9 +182,11 @@ export class PoolCoordinator extends DurableObject<Env> {
   #grant(req: AcquireRequest, sandboxId: string, source: LeaseRecord['source'], home: string | null, s: PoolSettings, t0: number): AcquireResult {
     const lease = this.#db.insertLease(req, sandboxId, source, home, s);
     if (req.idemKey) this.#sql.exec(`UPDATE leases SET idem_fp=? WHERE id=?`, fingerprint(req), lease.id);
+    this.#db.leaveIdle(sandboxId, Date.now());
     this.#sql.exec(`UPDATE members SET state='leased', lease_id=? WHERE sandbox_id=?`, lease.id, sandboxId);
     this.#emit(lease.id, 'create');
     this.#db.countLease(lease, Date.now() - t0, source !== 'cold');
+    this.#log.info('lease_granted', { lease: lease.id, agent: req.agentId, repo: req.repoKey, source, mode: req.mode, wait_ms: Date.now() - t0 });
     return { ok: true, lease, existing: false, waitedMs: Date.now() - t0 };
   }
 
@@ -244,6 +248,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     if (!lease || lease.agent_id !== agentId) return { ok: false, reason: 'not_found' };
     if (lease.status === 'terminated' || lease.status === 'expired' || lease.status === 'error') return { ok: false, reason: lease.status, lease };
     this.#transition(leaseId, 'terminated', op, error);
+    this.#log.info('lease_released', { lease: leaseId, agent: agentId, op });
     await this.#returnMember(lease, 'released');
     return { ok: true, lease: { ...lease, status: 'terminated' } };
   }
@@ -311,11 +316,11 @@ export class PoolCoordinator extends DurableObject<Env> {
     await this.#expireLeases(this.#db.overdueLeases(now));
     for (const m of this.#db.members().filter((x) => x.state === 'scrubbing' && !this.#scrubs.has(x.sandbox_id))) await this.#terminate(m.sandbox_id, 'scrub_lost');
     const idle = this.#db.members().filter((m) => m.state === 'idle');
-    const retiring = idle.filter((m) => m.retire_at <= now);
+    const retiring = this.#db.draining() ? idle : idle.filter((m) => m.retire_at <= now);
     const keep = idle.filter((m) => m.retire_at > now).sort((a, b) => b.created_at - a.created_at);
     const surplus = keep.slice(s.poolMax);
     await Promise.all([...retiring, ...surplus].map((m) => this.#terminate(m.sandbox_id, retiring.includes(m) ? 'retired' : 'surplus')));
-    const n = refillCount(this.#db.warmCount(), this.#db.total(), s.poolMin, s.maxSandboxes);
+    const n = this.#db.draining() ? 0 : refillCount(this.#db.warmCount(), this.#db.total(), s.poolMin, s.maxSandboxes);
     await Promise.all(Array.from({ length: n }, () => this.#createMember('pooled', s, false)));
     await this.#pump();
     await this.#arm(now);
@@ -331,7 +336,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     const nextLease = this.#db.one(`SELECT coalesce(min(expires_at), 0) AS n FROM leases WHERE status IN ${ACTIVE}`);
     const nextRetire = this.#db.one(`SELECT coalesce(min(retire_at), 0) AS n FROM members WHERE state='idle'`);
     const candidates = [now + 5 * 60_000, nextLease || Infinity, nextRetire || Infinity];
-    if (this.#db.warmCount() < s.poolMin) candidates.push(now + 2000);
+    if (this.#db.warmCount() < s.poolMin && !this.#db.draining()) candidates.push(now + 2000);
     // A projection that failed (database down) is retried soon.
     if (this.#db.one(`SELECT count(*) AS n FROM outbox`) > 0) candidates.push(now + 5000);
     await this.ctx.storage.setAlarm(Math.max(now + 10, Math.min(...candidates)));
@@ -344,6 +349,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     for (const l of expired) {
       this.#transition(l.id, 'expired', 'expire');
       this.#db.inc('leases_expired_total');
+      this.#log.info('lease_expired', { lease: l.id, agent: l.agent_id, expires_at: l.expires_at });
     }
     if (!expired.length) return;
     for (const l of expired) await this.#returnMember(l, 'expired');
@@ -354,8 +360,9 @@ export class PoolCoordinator extends DurableObject<Env> {
     const s = this.settings();
     const m = this.#db.member(lease.sandbox_id);
     if (!m || m.lease_id !== lease.id) return;
-    if (m.mode === 'direct' || s.reusePolicy === 'discard' || m.retire_at <= Date.now()) {
-      await this.#terminate(m.sandbox_id, m.mode === 'direct' ? 'direct_release' : why === 'expired' ? 'expired' : 'discard');
+    const draining = this.#db.draining();
+    if (m.mode === 'direct' || s.reusePolicy === 'discard' || m.retire_at <= Date.now() || draining) {
+      await this.#terminate(m.sandbox_id, m.mode === 'direct' ? 'direct_release' : why === 'expired' ? 'expired' : draining ? 'drain' : 'discard');
       await this.#pump();
       return;
     }
@@ -371,15 +378,57 @@ export class PoolCoordinator extends DurableObject<Env> {
     await Promise.all([...this.#scrubs.values()]);
   }
 
+  // Operator controls (admin API): drain, resume, and the listing of every active lease.
+
+  /** Stops granting leases (the lander excepted), answers waiters, terminates idle members; `force` also ends active leases. */
+  async drainPool(force = false): Promise<DrainReport> {
+    this.#db.setDraining(true);
+    // Queued requests get the answer a new request would get.
+    for (let w = this.#waiters.take(); w; w = this.#waiters.take()) w.resolve(this.#drainingRefusal());
+    const idle = this.#db.members().filter((m) => m.state === 'idle');
+    const ended = force ? this.#db.rows<LeaseRecord>(`SELECT * FROM leases WHERE status IN ${ACTIVE}`) : [];
+    // Invariant: every forced status flips before the first await, so no request sees a half-ended set.
+    for (const l of ended) this.#transition(l.id, 'terminated', 'drain');
+    await Promise.all(idle.map((m) => this.#terminate(m.sandbox_id, 'drain')));
+    for (const l of ended) await this.#returnMember(l, 'drained');
+    const report: DrainReport = { draining: true, force, idle_terminated: idle.length, leases_ended: ended.length, leases_active: this.#db.one(`SELECT count(*) AS n FROM leases WHERE status IN ${ACTIVE}`) };
+    this.#log.warn('pool_draining', { ...report });
+    await this.#arm(Date.now());
+    return report;
+  }
+
+  /** Ends a drain: leases are granted again and the alarm refills the pool. */
+  async resumePool(): Promise<{ draining: false }> {
+    this.#db.setDraining(false);
+    this.#log.warn('pool_resumed', {});
+    await this.#arm(Date.now());
+    return { draining: false };
+  }
+
+  /** One page of every agent's active leases, oldest first, after the (created_at, id) cursor. */
+  async activeLeases(limit: number, after?: { createdAt: number; id: string }): Promise<LeaseRecord[]> {
+    return this.#db.activeLeasePage(limit, after);
+  }
+
+  #drainingRefusal(): AcquireResult {
+    this.#db.inc('lease_rejections_total{reason="draining"}');
+    return { ok: false, reason: 'draining', message: 'the pool is draining for maintenance: no new leases until an operator resumes it', retryAfterS: 30 };
+  }
+
   async #scrubAndReturn(sandboxId: string, s: PoolSettings): Promise<void> {
+    const t0 = Date.now();
+    let error = 'unhealthy after the scrub';
     const clean = await scrubSandbox(this.#p, sandboxId, idleTimeoutMs(s)).catch((e) => {
-      this.#log.warn('scrub_failed', { sandbox: sandboxId, error: String(e) });
+      error = String(e);
       return false;
     });
     if (clean) {
       this.#sql.exec(`UPDATE members SET state='idle' WHERE sandbox_id=? AND state='scrubbing'`, sandboxId);
+      this.#db.enterIdle(sandboxId, Date.now());
       this.#db.inc('returns_total{result="reused"}');
+      this.#log.info('scrub_ok', { sandbox: sandboxId, duration_ms: Date.now() - t0 });
     } else {
+      this.#log.warn('scrub_failed', { sandbox: sandboxId, duration_ms: Date.now() - t0, error });
       this.#db.inc('health_failures_total{where="return"}');
       await this.#terminate(sandboxId, 'unhealthy');
     }
@@ -424,8 +473,10 @@ export class PoolCoordinator extends DurableObject<Env> {
         else this.#log.warn('preclone_failed', { sandbox: id, repo: warmRepo.key });
       }
       this.#sql.exec(`UPDATE members SET sandbox_id=?, state=?, home=?, repo_key=? WHERE sandbox_id=?`, id, forLease ? 'leased' : 'idle', home, repoKey, placeholder);
+      this.#db.enterIdle(id, Date.now());
       this.#db.inc(`creates_total{mode="${mode}"}`);
-      this.#db.observe('create_ms', Date.now() - t0);
+      this.#db.observe('create_seconds', (Date.now() - t0) / 1000);
+      this.#log.info('member_created', { sandbox: id, mode, for_lease: forLease, repo: repoKey, duration_ms: Date.now() - t0 });
       if (!forLease) await this.#pump();
       return { ok: true, sandboxId: id, home };
     } catch (e) {
@@ -446,9 +497,11 @@ export class PoolCoordinator extends DurableObject<Env> {
 
   async #terminate(sandboxId: string, reason: string): Promise<void> {
     const existed = this.#db.member(sandboxId);
+    this.#db.leaveIdle(sandboxId, Date.now());
     this.#sql.exec(`DELETE FROM members WHERE sandbox_id=?`, sandboxId);
     if (!existed) return;
     this.#db.inc(`terminations_total{reason="${reason}"}`);
+    this.#log.info('member_retired', { sandbox: sandboxId, reason, state: existed.state });
     await killSandbox(this.#p, sandboxId).catch((e) => this.#log.warn('kill_failed', { sandbox: sandboxId, error: String(e) }));
   }
 

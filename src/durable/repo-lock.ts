@@ -6,6 +6,9 @@ import { recordOperation } from '../db/lease-rows.ts';
 import { componentLogger } from '../lib/do-logger.ts';
 import type { Logger } from '../lib/log.ts';
 import { decideGrant, type LockState } from '../lock/decide.ts';
+import { landingBatch, landingOutcomes, lockGranted } from '../metrics/events.ts';
+import { reportDeltas } from '../metrics/report.ts';
+import type { Deltas } from '../metrics/series.ts';
 
 /** Result of acquire: a token; a timeout with the caller's queue position; or `done` when the
  * caller's queued entry was landed (or rejected) by another holder, so it no longer needs the lock. */
@@ -175,6 +178,8 @@ export class RepoLock extends DurableObject<Env> {
         r.status, r.commit ?? null, JSON.stringify(r.conflicts), results.length, now, r.id, token,
       );
     }
+    this.#count(landingBatch(results));
+    this.#log.info('landing_batch', { lock: this.ctx.id.name, token, size: results.length, ...landingOutcomes(results) });
     this.#sql.exec(`DELETE FROM entries WHERE done_at IS NOT NULL AND done_at < ?`, now - 3_600_000);
     // Waiters whose entries this batch settled leave the queue now instead of taking the lock in turn.
     const settled = new Set(results.map((r) => r.id));
@@ -240,6 +245,7 @@ export class RepoLock extends DurableObject<Env> {
     this.#sql.exec(`UPDATE lock_state SET holder=?, token=?, expires_at=?, granted_at=?, ttl_ms=? WHERE id=1`, holder, token, expiresAt, now, ttlMs);
     if (seq) this.#sql.exec(`DELETE FROM waiters WHERE seq=?`, seq);
     this.#audit('acquire', holder, token, now - enqueuedAt);
+    this.#count(lockGranted(now - enqueuedAt));
     // The audit keeps about the newest 1000 rows, trimmed every 100th grant rather than on every write.
     if (token % 100 === 0) this.#sql.exec(`DELETE FROM audit WHERE seq <= (SELECT max(seq) FROM audit) - 1000`);
     return { ok: true, token, waitedMs: now - enqueuedAt, expiresAt };
@@ -273,7 +279,8 @@ export class RepoLock extends DurableObject<Env> {
     // A dead lander's claimed entries go back to the queue for the next holder.
     this.#sql.exec(`UPDATE entries SET status='pending', claim_token=NULL WHERE status='claimed' AND claim_token=?`, st.token);
     this.#audit('expire', st.holder, st.token, now - st.granted_at);
-    this.#log.warn('lock_expired', { holder: st.holder, token: st.token });
+    this.#log.warn('lock_expired', { lock: this.ctx.id.name, holder: st.holder, token: st.token, held_ms: now - st.granted_at });
+    this.#count({ lock_expiries_total: 1 });
     this.#grantNext(now);
     return { holder: st.holder, token: st.token };
   }
@@ -292,6 +299,7 @@ export class RepoLock extends DurableObject<Env> {
     const now = Date.now();
     const st = this.#state();
     this.#audit('timeout', holder, null, now - enqueuedAt);
+    this.#count({ lock_timeouts_total: 1 });
     const retryAfterS = Math.max(1, Math.ceil((Math.max(st.expires_at - now, 0) + position * 1000) / 1000));
     return { ok: false, reason: 'timeout', waitedMs: now - enqueuedAt, position, retryAfterS, holder: st.holder };
   }
@@ -316,6 +324,11 @@ export class RepoLock extends DurableObject<Env> {
 
   #waiterCount(): number {
     return Number(this.#sql.exec(`SELECT count(*) AS n FROM waiters`).one().n);
+  }
+
+  /** Forwards lock event counts to the MetricsHub (fire-and-forget; /metrics cannot enumerate locks). */
+  #count(deltas: Deltas): void {
+    reportDeltas(this.env, deltas, this.#log, (p) => this.ctx.waitUntil(p));
   }
 
   #audit(event: string, holder: string | null, token: number | null, waitMs: number | null): void {

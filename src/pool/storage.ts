@@ -19,9 +19,22 @@ export const SCHEMA_SQL = [
   `CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
 ];
 
+/** Renames the millisecond histograms (lease_wait_ms, create_ms) to seconds, converting bounds and sums. */
+export const MS_TO_SECONDS_SQL = `UPDATE counters SET
+  value = CASE WHEN name GLOB '*_ms_sum' THEN value / 1000.0 ELSE value END,
+  name = CASE
+    WHEN name GLOB '*_ms_bucket{le="+Inf"}' THEN replace(name, '_ms_bucket', '_seconds_bucket')
+    WHEN name GLOB '*_ms_bucket{le="*"}' THEN substr(name, 1, instr(name, '_ms_bucket') - 1) || '_seconds_bucket{le="'
+      || printf('%g', CAST(substr(name, instr(name, 'le="') + 4, length(name) - instr(name, 'le="') - 5) AS REAL) / 1000.0) || '"}'
+    ELSE replace(name, '_ms_', '_seconds_') END
+  WHERE name GLOB 'lease_wait_ms_*' OR name GLOB 'create_ms_*'`;
+
 /** Column additions, applied once each in order; the applied count is kept in kv('schema_version'). */
 export const MIGRATIONS_SQL = [
   `ALTER TABLE leases ADD COLUMN idem_fp TEXT`,
+  MS_TO_SECONDS_SQL,
+  // When a member last turned idle (null while not idle), for the idle sandbox-seconds counter.
+  `ALTER TABLE members ADD COLUMN idle_since INTEGER`,
 ];
 
 /** Pool settings from the parsed config. */

@@ -1,5 +1,6 @@
 // PoolCoordinator's SQLite access: members, leases and metric counters (no decisions here).
 import { randomId } from '../lib/crypto.ts';
+import { observation } from '../metrics/series.ts';
 import type { Member } from './decide.ts';
 import { ACTIVE_STATUSES, type AcquireRequest, type LeaseRecord, type PoolSettings, type PoolStats } from './types.ts';
 
@@ -47,7 +48,7 @@ export class PoolStore {
   countLease(lease: LeaseRecord, waitMs: number, reused: boolean): void {
     this.inc(`leases_total{source="${lease.source}",mode="${lease.mode}"}`);
     this.inc(`leases_reused_total{reused="${reused}"}`);
-    this.observe('lease_wait_ms', waitMs);
+    this.observe('lease_wait_seconds', waitMs / 1000);
   }
 
   /** Adds to a counter. */
@@ -55,12 +56,40 @@ export class PoolStore {
     this.sql.exec(`INSERT INTO counters(name,value) VALUES(?,?) ON CONFLICT(name) DO UPDATE SET value=value+excluded.value`, name, by);
   }
 
-  /** Observes a duration into a histogram (ms buckets). */
-  observe(name: string, ms: number): void {
-    for (const le of [10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000]) if (ms <= le) this.inc(`${name}_bucket{le="${le}"}`);
-    this.inc(`${name}_bucket{le="+Inf"}`);
-    this.inc(`${name}_sum`, ms);
-    this.inc(`${name}_count`);
+  /** Observes a duration in seconds into a registered histogram (src/metrics/families.ts). */
+  observe(name: string, seconds: number): void {
+    for (const [key, by] of Object.entries(observation(name, seconds))) this.inc(key, by);
+  }
+
+  /** Starts a member's idle clock (it just turned idle). */
+  enterIdle(sandboxId: string, now: number): void {
+    this.sql.exec(`UPDATE members SET idle_since=? WHERE sandbox_id=? AND state='idle' AND idle_since IS NULL`, now, sandboxId);
+  }
+
+  /** Stops a member's idle clock (leased or terminated) and adds its idle time to the counter. */
+  leaveIdle(sandboxId: string, now: number): void {
+    const row = this.rows<{ idle_since: number | null }>(`SELECT idle_since FROM members WHERE sandbox_id=?`, sandboxId)[0];
+    if (row?.idle_since == null) return;
+    this.inc('pool_idle_sandbox_seconds_total', Math.max(0, now - row.idle_since) / 1000);
+    this.sql.exec(`UPDATE members SET idle_since=NULL WHERE sandbox_id=?`, sandboxId);
+  }
+
+  /** Whether the pool is draining (set by an operator; survives restarts). */
+  draining(): boolean {
+    return this.rows(`SELECT 1 FROM kv WHERE key='draining'`).length > 0;
+  }
+
+  /** Starts or ends draining. */
+  setDraining(on: boolean): void {
+    if (on) this.sql.exec(`INSERT INTO kv(key,value) VALUES('draining','1') ON CONFLICT(key) DO NOTHING`);
+    else this.sql.exec(`DELETE FROM kv WHERE key='draining'`);
+  }
+
+  /** One page of active leases in grant order, after the (created_at, id) cursor. */
+  activeLeasePage(limit: number, after?: { createdAt: number; id: string }): LeaseRecord[] {
+    return after
+      ? this.rows<LeaseRecord>(`SELECT * FROM leases WHERE status IN ${ACTIVE} AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?`, after.createdAt, after.id, limit)
+      : this.rows<LeaseRecord>(`SELECT * FROM leases WHERE status IN ${ACTIVE} ORDER BY created_at, id LIMIT ?`, limit);
   }
 
   /** Every member. */
@@ -111,9 +140,13 @@ export class PoolStore {
     }
     const counters: Record<string, number> = {};
     for (const r of this.rows<{ name: string; value: number }>(`SELECT name, value FROM counters`)) counters[r.name] = r.value;
+    // Idle time accrues continuously: the stored total plus the running clocks of idle members.
+    const running = this.one(`SELECT coalesce(sum(? - idle_since), 0) AS n FROM members WHERE idle_since IS NOT NULL`, Date.now()) / 1000;
+    counters.pool_idle_sandbox_seconds_total = (counters.pool_idle_sandbox_seconds_total ?? 0) + Math.max(0, running);
     return {
       members,
       counters,
+      draining: this.draining(),
       leases_active: this.one(`SELECT count(*) AS n FROM leases WHERE status IN ${ACTIVE}`),
       idle: this.rows<{ sandbox_id: string; repo_key: string | null }>(`SELECT sandbox_id, repo_key FROM members WHERE state='idle' ORDER BY created_at`),
     };

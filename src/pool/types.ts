@@ -68,7 +68,7 @@ export interface GitPrincipal {
 
 export type AcquireResult =
   | { ok: true; lease: LeaseRecord; existing: boolean; waitedMs: number }
-  | { ok: false; reason: 'exhausted' | 'queue_full' | 'agent_limit' | 'provider' | 'idempotency_mismatch'; message: string; retryAfterS: number };
+  | { ok: false; reason: 'exhausted' | 'queue_full' | 'agent_limit' | 'provider' | 'idempotency_mismatch' | 'draining'; message: string; retryAfterS: number };
 
 export type LeaseLookup =
   | { ok: true; lease: LeaseRecord }
@@ -82,4 +82,16 @@ export interface PoolStats {
   counters: Record<string, number>;
   settings: PoolSettings;
   idle: { sandbox_id: string; repo_key: string | null }[];
+  /** True while the pool is draining: no new leases, idle members terminated. */
+  draining: boolean;
+}
+
+/** What a drain did. */
+export interface DrainReport {
+  draining: true;
+  force: boolean;
+  idle_terminated: number;
+  leases_ended: number;
+  /** Leases still active (they end on release or expiry). */
+  leases_active: number;
 }

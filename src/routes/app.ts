@@ -7,6 +7,7 @@ import { authenticate } from '../services/auth.ts';
 import { createServiceContext } from '../services/context.ts';
 import { mcpApp } from '../mcp/route.ts';
 import { adminApp } from './admin.ts';
+import { adminOpsApp } from './admin-ops.ts';
 import type { AppEnv } from './app-types.ts';
 import { validationError } from './app-types.ts';
 import { mountDocs } from './docs.ts';
@@ -15,6 +16,7 @@ import { gatewayApp } from './gateway.ts';
 import { gitApp } from './git.ts';
 import { healthApp } from './health.ts';
 import { metricsApp } from './metrics.ts';
+import { finishRequest, requestIdOf } from './observe.ts';
 import { sandboxesApp } from './sandboxes.ts';
 
 /** Builds the Worker's Hono app. */
@@ -26,11 +28,13 @@ export function createApp(): OpenAPIHono<AppEnv> {
   });
 
   app.use('*', async (c, next) => {
-    const svc = createServiceContext(c.env, (p) => c.executionCtx.waitUntil(p));
+    const startedAt = Date.now();
+    const svc = createServiceContext(c.env, (p) => c.executionCtx.waitUntil(p), requestIdOf(c.req.raw));
     c.set('svc', svc);
     try {
       await next();
     } finally {
+      finishRequest(c, startedAt);
       c.executionCtx.waitUntil(svc.close());
     }
   });
@@ -56,6 +60,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route('/', healthApp);
   app.route('/', metricsApp);
   app.route('/', adminApp);
+  app.route('/', adminOpsApp);
   app.route('/', sandboxesApp);
   app.route('/', gitApp);
   app.route('/', filesApp);

@@ -1,19 +1,35 @@
-// GET /metrics: Prometheus text, guarded by METRICS_TOKEN.
+// GET /metrics: Prometheus text, guarded by METRICS_TOKEN. Numbers come from the Durable Objects
+// that keep them (the PoolCoordinator and the MetricsHub); Postgres only gets a `select 1` probe.
+import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
-import { renderOperations, renderPool } from '../metrics/prometheus.ts';
+import { metricsHub } from '../durable/metrics-hub.ts';
+import { renderMetrics } from '../metrics/exposition.ts';
 import { requireToken } from '../services/auth.ts';
-import { poolStub } from '../services/context.ts';
+import { poolStub, type ServiceContext } from '../services/context.ts';
 import type { AppEnv } from './app-types.ts';
+
+/** How long the database probe may take before the scrape reports it down. */
+const PROBE_TIMEOUT_MS = 2000;
+
+/** Whether Postgres answers `select 1` within the probe timeout. */
+async function databaseUp(svc: ServiceContext): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      svc.db().execute(sql`select 1`),
+      new Promise((_, rej) => (timer = setTimeout(() => rej(new Error('probe timed out')), PROBE_TIMEOUT_MS))),
+    ]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** The metrics sub-app. */
 export const metricsApp = new Hono<AppEnv>().get('/metrics', async (c) => {
   requireToken(c.req.header('authorization'), c.var.svc.cfg.METRICS_TOKEN, 'metrics');
-  const lines = renderPool(await poolStub(c.env).stats());
-  try {
-    lines.push(...(await renderOperations(c.var.svc.db())));
-    lines.push('git_sandbox_database_up 1');
-  } catch {
-    lines.push('git_sandbox_database_up 0');
-  }
-  return c.text(`${lines.join('\n')}\n`, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  const [pool, hub, up] = await Promise.all([poolStub(c.env).stats(), metricsHub(c.env).snapshot(), databaseUp(c.var.svc)]);
+  return c.text(renderMetrics({ pool, hub, databaseUp: up }), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
 });

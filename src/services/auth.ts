@@ -1,5 +1,5 @@
 // API keys: hashed at rest (SHA-256), compared in constant time; admin and metrics tokens.
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, gt, isNull, or } from 'drizzle-orm';
 import { apiKeys } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { randomId, randomSecret, sha256Hex, timingSafeEqualStr } from '../lib/crypto.ts';
@@ -21,7 +21,7 @@ export async function authenticate(ctx: ServiceContext, header: string | undefin
     rows = await ctx.db()
       .select({ agentId: apiKeys.agentId, keyHash: apiKeys.keyHash })
       .from(apiKeys)
-      .where(and(eq(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt)))
+      .where(and(eq(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt), or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, new Date()))))
       .limit(1);
   } catch (e) {
     throw new AppError('DATABASE_UNAVAILABLE', 'the database is unavailable; try again', { internal: String(e instanceof Error && e.cause ? e.cause : e), retryAfterS: 5 });

@@ -2,13 +2,19 @@
 import { parseConfig, SECRET_KEYS, type Config } from '../config.ts';
 import { createDb, type DbHandle, type Db } from '../db/client.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
+import { randomId } from '../lib/crypto.ts';
+import { DeltaBuffer } from '../metrics/series.ts';
 import type { PoolCoordinator } from '../durable/pool-coordinator.ts';
 
-/** What a service call needs: env, parsed config, a lazily opened database, a logger. */
+/** What a service call needs: env, parsed config, a lazily opened database, a logger, metrics. */
 export interface ServiceContext {
   env: Env;
   cfg: Config;
+  /** Tags every line with this request's id. */
   log: Logger;
+  requestId: string;
+  /** Counter deltas of this request, sent to the MetricsHub when it ends. */
+  metrics: DeltaBuffer;
   db(): Db;
   /** Closes the database handle if one was opened. */
   close(): Promise<void>;
@@ -16,14 +22,16 @@ export interface ServiceContext {
 }
 
 /** Builds a service context; call close() when the request is done. */
-export function createServiceContext(env: Env, waitUntil: (p: Promise<unknown>) => void = () => {}): ServiceContext {
+export function createServiceContext(env: Env, waitUntil: (p: Promise<unknown>) => void = () => {}, requestId: string = randomId('req')): ServiceContext {
   const cfg = parseConfig(env);
-  const log = createLogger(cfg.LOG_LEVEL, SECRET_KEYS.map((k) => cfg[k]).filter(Boolean));
+  const log = createLogger(cfg.LOG_LEVEL, SECRET_KEYS.map((k) => cfg[k]).filter(Boolean), { request_id: requestId });
   let handle: DbHandle | null = null;
   return {
     env,
     cfg,
     log,
+    requestId,
+    metrics: new DeltaBuffer(),
     db: () => {
       handle ??= createDb(env);
       return handle.db;

@@ -10,6 +10,7 @@ import { markers, parseNumstatZ, parseStatusV2, type FileStat, type GitStatus } 
 import { assertRepoPath } from '../git/validate.ts';
 import type { LeaseRecord } from '../pool/types.ts';
 import { run } from '../sandbox/provider.ts';
+import { countGitOp } from '../metrics/events.ts';
 import type { ServiceContext } from './context.ts';
 import { openLease, type OpenLease } from './leases.ts';
 
@@ -42,6 +43,7 @@ export async function withOperation<T>(
       // History is best effort: the git operation itself has already happened.
       ctx.log.warn('operation_record_failed', { op, lease: id, error: String(e instanceof Error && e.cause ? e.cause : e) });
     }
+    countGitOp(ctx.metrics, op, result, durationMs, rec.attempts);
     ctx.log.info('git_op', { op, lease: id, agent: agentId, result, duration_ms: durationMs, attempts: rec.attempts, lock_wait_ms: rec.lockWaitMs });
   }
 }

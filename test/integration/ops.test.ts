@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createDb } from '../../src/db/client.ts';
 import worker from '../../src/worker.ts';
 import { call, callJson, env, newAgent, oracle, stack } from './helpers.ts';
+import { sampleValue, scrapeUntil } from './metrics-helpers.ts';
 
 async function runCron(cron: string) {
   const ctx = createExecutionContext();
@@ -84,13 +85,14 @@ describe('cron and metrics', () => {
     const r = await call('GET', '/metrics', { key: stack.metrics_token });
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toContain('text/plain');
-    const text = await r.text();
+    await r.text();
+    const text = await scrapeUntil((t) => (sampleValue(t, 'git_sandbox_git_operations_total{op="status",result="ok"}') ?? 0) > 0);
     expect(text).toMatch(/git_sandbox_pool_members\{state="idle",mode="pooled"\} \d+/);
     expect(text).toMatch(/git_sandbox_leases_total\{source="(warm|affinity|cold)",mode="pooled"\} [1-9]/);
     expect(text).toMatch(/git_sandbox_git_operations_total\{op="status",result="ok"\} [1-9]/);
-    expect(text).toMatch(/git_sandbox_git_op_duration_ms_bucket\{op="status",le="\+Inf"\} [1-9]/);
+    expect(text).toMatch(/git_sandbox_git_op_duration_seconds_bucket\{op="status",le="\+Inf"\} [1-9]/);
     expect(text).toContain('git_sandbox_pool_reuse_ratio');
-    for (const le of ['10', '250', '30000', '+Inf']) expect(text).toContain(`git_sandbox_lease_wait_ms_bucket{le="${le}"}`);
+    for (const le of ['0.01', '0.25', '30', '+Inf']) expect(text).toContain(`git_sandbox_lease_wait_seconds_bucket{le="${le}"}`);
     expect(text).toContain('git_sandbox_database_up 1');
     expect(text).not.toContain(stack.git_token);
   });
