@@ -10,6 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { createBareRepo, repoPath } from '../../local/git-server.ts';
 import type { Stack } from '../../local/stack.ts';
+import { PROMTOOL_MISSING, promtool, promtoolRequired } from './promtool.ts';
 
 const pexec = promisify(execFile);
 const IDENT = { GIT_AUTHOR_NAME: 'oracle', GIT_AUTHOR_EMAIL: 'oracle@test.invalid', GIT_COMMITTER_NAME: 'oracle', GIT_COMMITTER_EMAIL: 'oracle@test.invalid' };
@@ -114,6 +115,11 @@ exit 0
       return { ok: true };
     },
     'GET /e2b/count': async () => ({ count: stack.e2bHost?.sandboxCount() ?? 0 }),
+    // Runs `promtool check metrics` on a scrape the Worker test took (workerd cannot spawn it).
+    'POST /promtool/check-metrics': async (b) => {
+      const r = await promtool(['check', 'metrics'], String(b.text));
+      return r ? { ...r, missing: false } : { missing: true, required: promtoolRequired(), message: PROMTOOL_MISSING };
+    },
     // Counts files under the sandboxes' root and the git root that contain `needle`.
     'POST /scan': async (b) => {
       const roots = [stack.e2bHost?.root, stack.git_root].filter(Boolean) as string[];
