@@ -29,6 +29,7 @@ export const ERROR_STATUS = {
   PROVIDER_ERROR: 502,
   POOL_EXHAUSTED: 503,
   DATABASE_UNAVAILABLE: 503,
+  SERVICE_UNAVAILABLE: 503,
   EXEC_TIMEOUT: 504,
   INTERNAL: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;

@@ -6,6 +6,9 @@ import { AppError } from '../errors.ts';
 
 export type Db = NeonDatabase<typeof schema>;
 
+/** Connect and statement timeout of every database call. */
+export const DB_TIMEOUT_MS = 4000;
+
 /** A database handle; `close()` ends its pool (call it once the request's work is done). */
 export interface DbHandle {
   db: Db;
@@ -30,7 +33,8 @@ export function createDb(env: DbEnv): DbHandle {
   }
   // One connection per request: a Worker cannot share sockets across requests, and a second
   // connection would cost another handshake for no gain (queries of one request run in order).
-  const pool = new Pool({ connectionString: env.DATABASE_URL, max: 1, connectionTimeoutMillis: 15_000 });
+  // Every call is bounded: a frozen or unreachable database answers 503 within seconds, never a hang.
+  const pool = new Pool({ connectionString: env.DATABASE_URL, max: 1, connectionTimeoutMillis: DB_TIMEOUT_MS, query_timeout: DB_TIMEOUT_MS, statement_timeout: DB_TIMEOUT_MS });
   // A dropped connection must surface as a query error, not an unhandled event.
   pool.on('error', () => {});
   const db = drizzle({ client: pool, schema });

@@ -231,6 +231,15 @@ export class PoolCoordinator extends DurableObject<Env> {
     return this.#db.rows<LeaseRecord>(`SELECT * FROM leases WHERE agent_id=? AND status IN ${ACTIVE} ORDER BY created_at`, agentId);
   }
 
+  /** Which of `ids` are active, unexpired leases. */
+  async activeLeaseIds(ids: string[]): Promise<string[]> {
+    const now = Date.now();
+    return ids.filter((id) => {
+      const l = this.#db.lease(id);
+      return !!l && ACTIVE_STATUSES.includes(l.status) && l.expires_at > now;
+    });
+  }
+
   /** Extends a lease to now + ttlS. */
   async renew(leaseId: string, agentId: string, ttlS?: number): Promise<LeaseLookup> {
     const found = await this.lookup(leaseId, agentId);

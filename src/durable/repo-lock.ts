@@ -152,6 +152,25 @@ export class RepoLock extends DurableObject<Env> {
     return row ? String(row.body) : null;
   }
 
+  /** Which of `ids` are queued entries still waiting for or inside a landing. */
+  async liveEntries(ids: string[]): Promise<string[]> {
+    return ids.filter((id) => {
+      const row = this.#sql.exec(`SELECT status FROM entries WHERE id=?`, id).toArray()[0];
+      return !!row && (row.status === 'pending' || row.status === 'claimed');
+    });
+  }
+
+  /** True (and recorded) when the current holder should sweep orphan queue refs: at most once per `everyMs`. */
+  async sweepDue(token: number, everyMs: number): Promise<boolean> {
+    const st = this.#state();
+    if (!st.holder || st.token !== token) return false;
+    const now = Date.now();
+    const row = this.#sql.exec(`SELECT value FROM kv WHERE key='last_sweep'`).toArray()[0];
+    if (row && now - Number(row.value) < everyMs) return false;
+    this.#sql.exec(`INSERT INTO kv(key,value) VALUES('last_sweep',?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, String(now));
+    return true;
+  }
+
   /** The service-owned lander lease of this repo + base, if one was recorded. */
   async lander(): Promise<string | null> {
     const row = this.#sql.exec(`SELECT value FROM kv WHERE key='lander'`).toArray()[0];

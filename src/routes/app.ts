@@ -75,6 +75,10 @@ export function createApp(): OpenAPIHono<AppEnv> {
     if (isAppError(err)) e = err;
     else if (err instanceof HTTPException) e = new AppError(err.status === 401 ? 'UNAUTHORIZED' : 'BAD_REQUEST', err.message || 'bad request');
     else if (err instanceof SyntaxError) e = new AppError('BAD_REQUEST', 'malformed JSON body');
+    // A Durable Object reset or overload mid-call: nothing is known to have happened, so retry.
+    else if (err && typeof err === 'object' && ((err as { retryable?: boolean }).retryable || (err as { overloaded?: boolean }).overloaded)) {
+      e = new AppError('SERVICE_UNAVAILABLE', 'the service was interrupted mid-request; retry', { retryAfterS: 1, internal: String(err) });
+    }
     else {
       log?.error('unhandled_error', { path: c.req.path, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
       e = new AppError('INTERNAL', 'internal error');

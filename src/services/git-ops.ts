@@ -2,6 +2,7 @@
 // a git_operations row and updates the lease row.
 import { AppError, isAppError } from '../errors.ts';
 import { recordOperation, redactFor, type OperationRecord } from '../db/lease-rows.ts';
+import { withDb } from '../db/client.ts';
 import { EXIT, conflictPaths, pullScript } from '../git/scripts.ts';
 import { q } from '../git/shell.ts';
 import { serviceGitEnv, type ServiceGitOptions } from '../git/env.ts';
@@ -35,14 +36,14 @@ export async function withOperation<T>(
     throw e;
   } finally {
     const durationMs = Date.now() - started;
-    const db = ctx.db();
-    try {
-      // Services only append history; the lease row itself has one writer (the PoolCoordinator).
-      await recordOperation(ctx.env, db, { leaseId: id, agentId, repoUrl: open.lease.repo_url, op, startedAt: started, durationMs, result, error, ...rec });
-    } catch (e) {
-      // History is best effort: the git operation itself has already happened.
-      ctx.log.warn('operation_record_failed', { op, lease: id, error: String(e instanceof Error && e.cause ? e.cause : e) });
-    }
+    // Services only append history (the lease row has one writer, the PoolCoordinator), after the
+    // answer and on their own connection, so a slow or frozen database never delays an operation.
+    const row = { leaseId: id, agentId, repoUrl: open.lease.repo_url, op, startedAt: started, durationMs, result, error, ...rec };
+    ctx.waitUntil(
+      withDb(ctx.env, (db) => recordOperation(ctx.env, db, row)).catch((e) => {
+        ctx.log.warn('operation_record_failed', { op, lease: id, error: String(e instanceof Error && e.cause ? e.cause : e) });
+      }),
+    );
     countGitOp(ctx.metrics, op, result, durationMs, rec.attempts);
     ctx.log.info('git_op', { op, lease: id, agent: agentId, result, duration_ms: durationMs, attempts: rec.attempts, lock_wait_ms: rec.lockWaitMs });
   }

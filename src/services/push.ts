@@ -15,6 +15,7 @@ import { run, type Sandbox } from '../sandbox/provider.ts';
 import type { ServiceContext } from './context.ts';
 import { conflictError, failed, netEnv, notifyConflict, withOperation } from './git-ops.ts';
 import { discardLander, ensureLander, type Lander } from './lander.ts';
+import { poolStub } from './context.ts';
 import { serviceGitEnv } from '../git/env.ts';
 
 /** Most entries one holder lands in a batch. */
@@ -234,6 +235,7 @@ async function landBatch(ctx: ServiceContext, lease: LeaseRecord, lock: Lock, to
     });
     const results = entries.map(({ id }) => ({ id, ...(out.get(id) ?? { status: 'missing' as const, conflicts: [] }) }));
     if (!(await lock.complete(token, results))) throw new AppError('GIT_FAILED', 'the repo lock expired while landing; push again');
+    if (await lock.sweepDue(token, SWEEP_EVERY_MS)) await sweepQueueRefs(ctx, lock, l, envs).catch((e) => ctx.log.warn('queue_sweep_failed', { error: String(e) }));
     return attempts;
   } catch (e) {
     if (lander && e instanceof AppError && e.code === 'SANDBOX_UNAVAILABLE') await discardLander(ctx, lock, token, lander).catch(() => undefined);
@@ -241,6 +243,28 @@ async function landBatch(ctx: ServiceContext, lease: LeaseRecord, lock: Lock, to
     await lock.unclaim(token);
     throw e;
   }
+}
+
+/** How often a lander sweeps orphan queue refs (of pushes that died before they were queued). */
+const SWEEP_EVERY_MS = 10 * 60_000;
+
+/**
+ * Deletes queue refs that no landing will ever consume: their entry is not waiting in RepoLock and
+ * the lease that parked them has ended (an active lease's ref may be a push in flight).
+ */
+async function sweepQueueRefs(ctx: ServiceContext, lock: Lock, lander: Lander, envs: Record<string, string>): Promise<void> {
+  const ls = await run(lander.sbx, `cd "$GS_WORKDIR" && git ls-remote origin "${QUEUE_PREFIX}/*"`, { envs });
+  if (ls.exitCode !== 0) return;
+  const ids = ls.stdout.split('\n').map((l) => l.split('\t')[1]?.slice(QUEUE_PREFIX.length + 1)).filter((x): x is string => !!x && /^[A-Za-z0-9_-]+$/.test(x));
+  if (!ids.length) return;
+  const live = new Set(await lock.liveEntries(ids));
+  const leaseOf = (id: string) => id.slice(0, id.lastIndexOf('-'));
+  const active = new Set(await poolStub(ctx.env).activeLeaseIds([...new Set(ids.map(leaseOf))]));
+  const stale = ids.filter((id) => !live.has(id) && !active.has(leaseOf(id)));
+  if (!stale.length) return;
+  const refs = stale.slice(0, 200).map((id) => `:${QUEUE_PREFIX}/${id}`).join(' ');
+  const r = await run(lander.sbx, `cd "$GS_WORKDIR" && git push --quiet origin ${refs}`, { envs });
+  ctx.log.info('queue_refs_swept', { count: stale.length, ok: r.exitCode === 0 });
 }
 
 /** Deletes a withdrawn entry's queue ref from the remote (best effort; a leftover ref is only clutter). */

@@ -66,4 +66,18 @@ describe('truthful answers under faults', () => {
     }
     expect((await remoteGit(repo.name, 'log', '--format=%s', 'main')).trim().split('\n')).toEqual(['base', 'agent_branch', 'Initial commit']);
   });
+
+  it('sweeps the queue refs of pushes that died before they were queued, and keeps those of live leases', async () => {
+    const repo = await newRepo({ 'seed.txt': 'seed\n' });
+    const a = await newAgent('sweep');
+    const l = await lease(a.key, repo.url);
+    const tip = (await remoteGit(repo.name, 'rev-parse', 'main')).trim();
+    // A dead lease's parked ref (its push died) and a live lease's ref that is not queued yet (in flight).
+    await remoteGit(repo.name, 'update-ref', 'refs/git-sandbox/queue/sbx_0000000000000000dead0000-1a2b3c4d', tip);
+    await remoteGit(repo.name, 'update-ref', `refs/git-sandbox/queue/${l.id}-inflight`, tip);
+    await put(a.key, l.id, 'x.txt', 'x\n');
+    expect((await callJson('POST', `/v1/sandboxes/${l.id}/push`, { key: a.key, body: { message: 'x', target: 'base' } })).status).toBe(200);
+    const refs = await remoteGit(repo.name, 'for-each-ref', '--format=%(refname)', 'refs/git-sandbox');
+    expect(refs.trim().split('\n')).toEqual([`refs/git-sandbox/queue/${l.id}-inflight`]);
+  });
 });

@@ -114,7 +114,12 @@ describe('git workflows', () => {
     await env.POOL_COORDINATOR.get(env.POOL_COORDINATOR.idFromName('global')).project();
     const h = createDb(env);
     try {
-      const ops = await h.db.execute(sql`select op, result, attempts, commit_sha, target_branch from git_operations where lease_id=${l.id} and op='push' order by id`);
+      // History rows are written after the answer: wait (bounded) until both are there.
+      let ops = await h.db.execute(sql`select op, result, attempts, commit_sha, target_branch from git_operations where lease_id=${l.id} and op='push' order by id`);
+      for (let i = 0; i < 50 && ops.rows.length < 2; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        ops = await h.db.execute(sql`select op, result, attempts, commit_sha, target_branch from git_operations where lease_id=${l.id} and op='push' order by id`);
+      }
       expect(ops.rows).toHaveLength(2);
       expect(ops.rows[0]).toMatchObject({ result: 'ok', attempts: 1, commit_sha: r.body.commit, target_branch: l.agent_branch });
       const row = await h.db.execute(sql`select last_operation, status, agent_id from git_sandboxes where lease_id=${l.id}`);
