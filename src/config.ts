@@ -1,8 +1,12 @@
 // Parses the Worker's env once with zod: every var's default is written here and in wrangler.toml.
 import { z } from 'zod';
 
+/** The schemas of numeric vars (built by int and num): for these an empty string means unset. */
+const numeric = new Set<z.ZodType>();
+const flagNumeric = <T extends z.ZodType>(schema: T): T => (numeric.add(schema), schema);
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max).default(def);
+  flagNumeric(z.coerce.number().int().min(min).max(max).default(def));
+const num = (def: number) => flagNumeric(z.coerce.number().positive().default(def));
 const str = (def = '') => z.string().default(def);
 
 /** Schema of the parsed configuration; the type shares its name. */
@@ -10,7 +14,7 @@ export const Config = z.object({
   POOL_MIN: int(3, 0, 1000),
   POOL_MAX: int(10, 0, 1000),
   MAX_SANDBOXES: int(20, 1, 10000),
-  CREATE_PER_SEC: z.coerce.number().positive().default(5),
+  CREATE_PER_SEC: num(5),
   LEASE_WAIT_MS: int(10_000, 0, 600_000),
   MAX_WAITERS: int(200, 0, 100_000),
   SANDBOX_TTL_S: int(3600, 10, 86_400),
@@ -58,10 +62,10 @@ export function parseConfig(env: Partial<Record<keyof Config, unknown>>): Config
   const hit = cache.get(env);
   if (hit) return hit;
   const picked: Record<string, unknown> = {};
-  for (const key of Object.keys(Config.shape)) {
+  for (const key of Object.keys(Config.shape) as (keyof Config)[]) {
     const v = (env as Record<string, unknown>)[key];
     // An empty string means "unset" for numeric vars, so the default applies.
-    if (v !== undefined && !(v === '' && typeof Config.shape[key as keyof Config]._zod.def.defaultValue === 'number')) picked[key] = v;
+    if (v !== undefined && !(v === '' && numeric.has(Config.shape[key]))) picked[key] = v;
   }
   const parsed = Config.safeParse(picked);
   if (!parsed.success) {
