@@ -9,7 +9,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { componentLogger } from '../lib/do-logger.ts';
 import type { Logger } from '../lib/log.ts';
-import type { Deltas } from '../metrics/series.ts';
+import { cumulate, type Deltas } from '../metrics/series.ts';
 
 /** Most distinct series the hub keeps; beyond it new series are dropped (a label-cardinality bug). */
 export const MAX_SERIES = 20_000;
@@ -46,11 +46,11 @@ export class MetricsHub extends DurableObject<Env> {
     if (dropped) this.#log.warn('metrics_series_dropped', { dropped, max_series: MAX_SERIES });
   }
 
-  /** Every counter by series key. */
+  /** Every counter by series key, histogram buckets made cumulative (they are stored per bucket). */
   async snapshot(): Promise<Record<string, number>> {
-    const out: Record<string, number> = {};
-    for (const r of this.#sql.exec<{ name: string; value: number }>(`SELECT name, value FROM counters`)) out[r.name] = r.value;
-    return out;
+    const raw: Record<string, number> = {};
+    for (const r of this.#sql.exec<{ name: string; value: number }>(`SELECT name, value FROM counters`)) raw[r.name] = r.value;
+    return cumulate(raw);
   }
 }
 

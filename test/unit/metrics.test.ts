@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { renderMetrics } from '../../src/metrics/exposition.ts';
 import { FAMILIES, PREFIX } from '../../src/metrics/families.ts';
 import { countGitOp, landingBatch } from '../../src/metrics/events.ts';
-import { DeltaBuffer, observation, parseKey, seriesKey } from '../../src/metrics/series.ts';
+import { cumulate, DeltaBuffer, observation, parseKey, seriesKey } from '../../src/metrics/series.ts';
 import { MS_TO_SECONDS_SQL } from '../../src/pool/storage.ts';
 import type { PoolStats } from '../../src/pool/types.ts';
 
@@ -39,6 +39,21 @@ describe('metric series', () => {
     expect(d).toMatchObject({ lock_wait_seconds_sum: 0.3, lock_wait_seconds_count: 1 });
   });
 
+  it('stores a hub observation in its one bucket and reports the buckets cumulative', () => {
+    const m = new DeltaBuffer();
+    m.observe('lock_wait_seconds', 0.3);
+    m.observe('lock_wait_seconds', 0.3);
+    m.observe('lock_wait_seconds', 500);
+    const stored = m.take();
+    expect(Object.keys(stored).filter((k) => k.includes('_bucket'))).toEqual(['lock_wait_seconds_bucket{le="0.5"}', 'lock_wait_seconds_bucket{le="+Inf"}']);
+    const c = cumulate(stored);
+    expect(c['lock_wait_seconds_bucket{le="0.25"}']).toBe(0);
+    expect(c['lock_wait_seconds_bucket{le="0.5"}']).toBe(2);
+    expect(c['lock_wait_seconds_bucket{le="120"}']).toBe(2);
+    expect(c['lock_wait_seconds_bucket{le="+Inf"}']).toBe(3);
+    expect(c.lock_wait_seconds_count).toBe(3);
+  });
+
   it('refuses to observe into a family that is not a registered histogram', () => {
     expect(() => observation('leases_total', 1)).toThrow(/not a registered histogram/);
   });
@@ -50,6 +65,7 @@ describe('metric series', () => {
     const d = m.take();
     expect(d['git_operations_total{op="push",result="ok"}']).toBe(1);
     expect(d['git_op_duration_seconds_bucket{op="push",le="2.5"}']).toBe(1);
+    expect(d['git_op_duration_seconds_bucket{op="push",le="5"}']).toBeUndefined();
     expect(d['git_op_duration_seconds_sum{op="push"}']).toBe(1.5);
     expect(d.push_attempts_total).toBe(3);
     expect(m.empty).toBe(true);
@@ -93,7 +109,7 @@ describe('Prometheus exposition', () => {
   it('completes histogram buckets a stored series never reached, so buckets stay cumulative', () => {
     const m = new DeltaBuffer();
     m.observe('http_request_duration_seconds', 0.2, { route: '/v1/sandboxes' });
-    const text = renderMetrics({ pool: stats(), hub: m.take(), databaseUp: true });
+    const text = renderMetrics({ pool: stats(), hub: cumulate(m.take()), databaseUp: true });
     const buckets = lines(text).filter((l) => l.startsWith('git_sandbox_http_request_duration_seconds_bucket{route="/v1/sandboxes"'));
     const values = buckets.map((l) => Number(l.split(' ').pop()));
     expect(buckets[0]).toContain('le="0.005"');
