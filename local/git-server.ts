@@ -1,12 +1,15 @@
 // Smart-HTTP git remote for the local stack: `git http-backend` as CGI behind Node's http server, with
-// HTTP Basic token auth. Serves every bare repo `<root>/<path>.git`; bodies are streamed both ways.
-// Tokens and Authorization headers are never logged.
+// HTTP Basic token auth. Serves every bare repo `<root>/<path>.git`; bodies are streamed both ways. With
+// a GitHub App configured it also serves the app's REST subset under `/api` and accepts the installation
+// tokens minted there. Tokens and Authorization headers are never logged.
 import { spawn } from 'node:child_process';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
+import { createGitHubApi, type GitHubApi, type GitHubAppOptions } from './github-api.ts';
 
+export type { GitHubAppOptions } from './github-api.ts';
 export { createBareRepo, DEMO_FILES, repoPath } from './seed.ts';
 
 /** Options for startGitServer. */
@@ -19,6 +22,8 @@ export interface GitServerOptions {
   port?: number;
   /** When set, the Basic-auth username must equal it; otherwise any username is accepted (like GitHub). */
   username?: string;
+  /** A local GitHub App: its REST subset is served at `${url}/api`, and its minted tokens work as the password. */
+  app?: GitHubAppOptions;
   log?: (s: string) => void;
 }
 
@@ -27,6 +32,8 @@ export interface GitServerHandle {
   /** Base URL, e.g. http://127.0.0.1:PORT; repos are at `${url}/<name>.git`. */
   url: string;
   port: number;
+  /** The GitHub App side when `app` was given: API base URL, mint counter, revocation. */
+  app: { apiUrl: string; readonly tokensMinted: number; revokeTokens(): void } | null;
   stop(): Promise<void>;
 }
 
@@ -35,15 +42,16 @@ const ROUTE = /^\/((?:[A-Za-z0-9_-][A-Za-z0-9_.-]*\/)*[A-Za-z0-9_-][A-Za-z0-9_.-
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-/** The Basic-auth username when the request carries the right token, else null. */
-function authorize(header: string | undefined, token: Buffer, username?: string): string | null {
+/** The Basic-auth username when the request carries the static token or an app token covering `repo`, else null. */
+function authorize(header: string | undefined, token: Buffer, username: string | undefined, repo: string | null, api: GitHubApi | null): string | null {
   const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
   if (!m) return null;
   const decoded = Buffer.from(m[1], 'base64').toString('utf8');
   const i = decoded.indexOf(':');
   if (i < 0) return null;
   const user = decoded.slice(0, i);
-  const okPass = timingSafeEqual(digest(decoded.slice(i + 1)), token);
+  const pass = decoded.slice(i + 1);
+  const okPass = timingSafeEqual(digest(pass), token) || (!!api && repo !== null && api.allows(pass, repo));
   const okUser = username === undefined || user === username;
   return okPass && okUser ? user || 'git' : null;
 }
@@ -55,21 +63,31 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServerH
   const root = path.resolve(opts.root);
   const tokenDigest = digest(opts.token);
   const children = new Set<ReturnType<typeof spawn>>();
+  let port = 0;
+  const api = opts.app ? createGitHubApi(opts.app, root, () => `http://127.0.0.1:${port}`) : null;
 
   const server = http.createServer((req, res) => {
     const started = Date.now();
     const url = new URL(req.url ?? '/', 'http://git');
     const done = (status: number) => log(`git-server ${req.method} ${url.pathname} ${status} ${Date.now() - started}ms`);
-    const user = authorize(req.headers.authorization, tokenDigest, opts.username);
-    if (!user) {
-      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="git"', 'content-type': 'text/plain' }).end('authentication required\n');
-      return done(401);
+    if (api && (url.pathname === '/api' || url.pathname.startsWith('/api/'))) {
+      api.serve(req, res, url.pathname.slice(4)).then(done, (e: Error) => {
+        log(`git-server api failed: ${e.message}`);
+        if (!res.headersSent) res.writeHead(500).end();
+        done(500);
+      });
+      return;
     }
     let route: RegExpExecArray | null = null;
     try {
       route = ROUTE.exec(decodeURIComponent(url.pathname));
     } catch {
       // malformed percent-encoding: treated as not found
+    }
+    const user = authorize(req.headers.authorization, tokenDigest, opts.username, route ? route[1].slice(0, -4) : null, api);
+    if (!user) {
+      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="git"', 'content-type': 'text/plain' }).end('authentication required\n');
+      return done(401);
     }
     if (!route || (req.method !== 'GET' && req.method !== 'POST' && req.method !== 'HEAD')) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
@@ -152,11 +170,18 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServerH
     server.once('listening', resolve);
     server.once('error', reject);
   });
-  const port = (server.address() as net.AddressInfo).port;
+  port = (server.address() as net.AddressInfo).port;
 
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    app: api && {
+      apiUrl: `http://127.0.0.1:${port}/api`,
+      get tokensMinted() {
+        return api.tokensMinted;
+      },
+      revokeTokens: () => api.revokeTokens(),
+    },
     stop: async () => {
       for (const c of children) c.kill('SIGKILL');
       await new Promise<void>((resolve) => {

@@ -16,4 +16,8 @@ export interface StackInfo {
   database_url: string;
   neon_ws_proxy: string;
   error_encryption_key: string;
+  /** The local GitHub App the git server trusts: its id, PKCS#8 private key PEM, and REST base URL. */
+  github_app_id: string;
+  github_app_private_key: string;
+  github_api_url: string;
 }

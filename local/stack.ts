@@ -1,6 +1,6 @@
 // The embedded local stack: Postgres (+ Neon-style ws proxy, migrations), the smart-HTTP git server with a
 // seeded demo repo, and the local E2B-compatible host. `npm start`, tests and the benchmark all start it here.
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -56,7 +56,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const gitRoot = path.join(dir, 'git');
     const gitToken = opts.gitToken ?? secret('gtk');
     if (!existsSync(repoPath(gitRoot, 'demo'))) await createBareRepo(gitRoot, 'demo');
-    const git = await startGitServer({ root: gitRoot, token: gitToken, log: (s) => log(`[git] ${s}`) });
+    // A fresh local GitHub App per start; the git server verifies its JWTs and mints its tokens.
+    const appKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const app = { id: String(100_000 + Math.floor(Math.random() * 900_000)), publicKeyPem: appKeys.publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+    const git = await startGitServer({ root: gitRoot, token: gitToken, app, log: (s) => log(`[git] ${s}`) });
     stops.push(() => git.stop());
 
     let e2bHost: E2BHost | null = null;
@@ -86,6 +89,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       database_url: postgres.databaseUrl,
       neon_ws_proxy: wsProxy?.url ?? '',
       error_encryption_key: randomBytes(32).toString('base64'),
+      github_app_id: app.id,
+      github_app_private_key: appKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      github_api_url: git.app!.apiUrl,
     };
     return { ...info, postgres, wsProxy, git, e2bHost, stop: stopAll };
   } catch (err) {
@@ -107,6 +113,16 @@ export function workerBindings(info: StackInfo): Record<string, string> {
     METRICS_TOKEN: info.metrics_token,
     ERROR_ENCRYPTION_KEY: info.error_encryption_key,
     ALLOWED_REPOS: `${new URL(info.git_url).host}/*`,
+  };
+}
+
+/** The Worker vars that switch the git gateway to the stack's local GitHub App (merge over workerBindings). */
+export function appBindings(info: StackInfo): Record<string, string> {
+  return {
+    GITHUB_APP_ID: info.github_app_id,
+    GITHUB_APP_PRIVATE_KEY: info.github_app_private_key,
+    GITHUB_API_URL: info.github_api_url,
+    GIT_TOKEN: '',
   };
 }
 

@@ -6,11 +6,13 @@ import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import { startStack, stackInfo, workerBindings, type Stack } from './stack.ts';
+import { appBindings, startStack, stackInfo, workerBindings, type Stack } from './stack.ts';
 
 const DIR = path.resolve('.local');
 const PORT = Number(process.env.PORT ?? 8787);
 const API_URL = `http://127.0.0.1:${PORT}`;
+// GIT_SANDBOX_UPSTREAM=app: the gateway authenticates upstream as the local GitHub App instead of GIT_TOKEN.
+const UPSTREAM = process.env.GIT_SANDBOX_UPSTREAM === 'app' ? 'app' : 'token';
 
 await mkdir(DIR, { recursive: true });
 const logFile = createWriteStream(path.join(DIR, 'stack.log'), { flags: 'a' });
@@ -101,7 +103,7 @@ try {
   console.log(`starting the local stack in ${DIR} (logs: ${path.join(DIR, 'stack.log')})…`);
   stack = await startStack({ dir: DIR, log });
   const info = stackInfo(stack);
-  const vars = Object.entries({ ...workerBindings(info), PUBLIC_URL: `http://127.0.0.1:${PORT}` }).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n');
+  const vars = Object.entries({ ...workerBindings(info), ...(UPSTREAM === 'app' ? appBindings(info) : {}), PUBLIC_URL: `http://127.0.0.1:${PORT}` }).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n');
   await writePrivate('.dev.vars', `# written by npm start; points wrangler dev at the local stack\n${vars}\n`);
 
   // Own process group (detached) so Ctrl-C here reaches all of wrangler/workerd via kill(-pid);
@@ -130,6 +132,7 @@ try {
     git_url: info.git_url, git_token: info.git_token, git_root: info.git_root, demo_repo_url: info.demo_repo_url,
     e2b_api_url: info.e2b_api_url, e2b_sandbox_url: info.e2b_sandbox_url, e2b_api_key: info.e2b_api_key,
     database_url: info.database_url,
+    github_app_id: info.github_app_id, github_app_private_key: info.github_app_private_key, github_api_url: info.github_api_url,
   };
   await writePrivate(path.join(DIR, 'stack.json'), `${JSON.stringify(out, null, 2)}\n`);
 
@@ -139,6 +142,7 @@ git-sandbox is running.
   API:       ${API_URL}
   API key:   ${apiKey}   (agent "dev")
   demo repo: ${info.demo_repo_url}
+  upstream:  ${UPSTREAM === 'app' ? `GitHub App ${info.github_app_id} (${info.github_api_url})` : 'GIT_TOKEN'}   (GIT_SANDBOX_UPSTREAM=app|token)
   tokens:    ${path.join(DIR, 'stack.json')}
 
 Try:
