@@ -5,7 +5,8 @@ import { withDb } from '../db/client.ts';
 import { recordOperation } from '../db/lease-rows.ts';
 import { componentLogger } from '../lib/do-logger.ts';
 import type { Logger } from '../lib/log.ts';
-import { decideGrant, type LockState } from '../lock/decide.ts';
+import { decideGrant } from '../lock/rules.ts';
+import { LockStore, type AuditRow, type ClaimedEntry, type EntryResult, type LockEntry, type LockState } from '../lock/store.ts';
 import { landingBatch, landingOutcomes, lockGranted } from '../metrics/events.ts';
 import { reportDeltas } from '../metrics/report.ts';
 import type { Deltas } from '../metrics/series.ts';
@@ -21,50 +22,28 @@ export type LockAcquireResult =
 export interface LockAcquireOptions {
   ttlMs: number;
   waitMs: number;
+  /** The lease the holder acts for (recorded with the grant and in lock-expiry history). */
+  leaseId?: string;
   repoUrl?: string;
   /** The caller's queued entry: the wait ends as soon as another holder completes it. */
   entryId?: string;
 }
 
-const SCHEMA = [
-  `CREATE TABLE IF NOT EXISTS lock_state (id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT, token INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL DEFAULT 0, granted_at INTEGER NOT NULL DEFAULT 0, ttl_ms INTEGER NOT NULL DEFAULT 0)`,
-  `INSERT OR IGNORE INTO lock_state(id) VALUES (1)`,
-  `CREATE TABLE IF NOT EXISTS waiters (seq INTEGER PRIMARY KEY AUTOINCREMENT, holder TEXT NOT NULL, enqueued_at INTEGER NOT NULL, deadline INTEGER NOT NULL, ttl_ms INTEGER NOT NULL, entry_id TEXT)`,
-  `CREATE TABLE IF NOT EXISTS entries (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, lease_id TEXT, status TEXT NOT NULL, claim_token INTEGER, commit_sha TEXT, conflicts TEXT, batch_size INTEGER, created_at INTEGER NOT NULL, done_at INTEGER)`,
-  `CREATE INDEX IF NOT EXISTS entries_status ON entries(status, seq)`,
-  `CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, holder TEXT, token INTEGER, wait_ms INTEGER, at INTEGER NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, body TEXT NOT NULL, at INTEGER NOT NULL)`,
-];
-
-/** Column additions, applied once each in order; the applied count is kept in kv('schema_version'). */
-const MIGRATIONS = [`ALTER TABLE entries ADD COLUMN agent_id TEXT`];
-
-/** A queued landing (batched pushes to a base branch). */
-export interface LockEntry {
-  id: string;
-  status: 'pending' | 'claimed' | 'landed' | 'conflict' | 'missing' | 'failed' | 'cancelled';
-  commit_sha: string | null;
-  conflicts: string[];
-  batch_size: number | null;
-}
+export type { ClaimedEntry, EntryResult, LockEntry, LockState };
 
 /** The per-repo push lock, and the queue of entries its holders land in batches. */
 export class RepoLock extends DurableObject<Env> {
-  #sql: SqlStorage;
+  #store: LockStore;
   #log: Logger;
   #resolvers = new Map<number, (r: LockAcquireResult) => void>();
   #repoUrl: string | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.#sql = ctx.storage.sql;
+    this.#store = new LockStore(ctx.storage.sql);
     this.#log = componentLogger(env, 'repo_lock');
     ctx.blockConcurrencyWhile(async () => {
-      for (const s of SCHEMA) this.#sql.exec(s);
-      const row = this.#sql.exec(`SELECT value FROM kv WHERE key='schema_version'`).toArray()[0];
-      for (let v = row ? Number(row.value) : 0; v < MIGRATIONS.length; v++) this.#sql.exec(MIGRATIONS[v]);
-      this.#sql.exec(`INSERT INTO kv(key,value) VALUES('schema_version',?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, String(MIGRATIONS.length));
+      this.#store.migrate();
     });
   }
 
@@ -74,25 +53,24 @@ export class RepoLock extends DurableObject<Env> {
     const now = Date.now();
     if (opts.entryId && this.#entryDone(opts.entryId)) return { ok: false, reason: 'done', waitedMs: 0 };
     this.#expireIfDue(now);
-    const st = this.#state();
+    const st = this.#store.state();
+    const leaseId = opts.leaseId ?? null;
     // Invariant: the lock is granted only when free and nobody queued ahead (checked and taken here).
-    if (!st.holder && this.#waiterCount() === 0) {
-      const granted = this.#grant(holder, opts.ttlMs, now, 0);
+    if (!st.holder && this.#store.waiterCount() === 0) {
+      const granted = this.#grant({ holder, leaseId, ttlMs: opts.ttlMs, enqueuedAt: now, seq: 0 });
       await this.#arm(); // the alarm expires this holder if it never comes back
       return granted;
     }
-    if (opts.waitMs <= 0) return this.#timeout(holder, now, this.#waiterCount() + 1);
-    this.#sql.exec(`INSERT INTO waiters(holder, enqueued_at, deadline, ttl_ms, entry_id) VALUES (?,?,?,?,?)`, holder, now, now + opts.waitMs, opts.ttlMs, opts.entryId ?? null);
-    const seq = Number(this.#sql.exec(`SELECT last_insert_rowid() AS s`).one().s);
+    if (opts.waitMs <= 0) return this.#timeout(holder, now, this.#store.waiterCount() + 1);
+    const seq = this.#store.addWaiter({ holder, leaseId, enqueuedAt: now, deadline: now + opts.waitMs, ttlMs: opts.ttlMs, entryId: opts.entryId ?? null });
     await this.#arm();
     return new Promise<LockAcquireResult>((resolve) => {
       this.#resolvers.set(seq, resolve);
       setTimeout(() => {
         // Invariant: a waiter times out only if it is still queued (not granted meanwhile).
-        const row = this.#sql.exec(`SELECT seq FROM waiters WHERE seq=?`, seq).toArray()[0];
-        if (!row) return;
-        const position = Number(this.#sql.exec(`SELECT count(*) AS n FROM waiters WHERE seq<=?`, seq).one().n);
-        this.#sql.exec(`DELETE FROM waiters WHERE seq=?`, seq);
+        if (!this.#store.waiter(seq)) return;
+        const position = this.#store.position(seq);
+        this.#store.deleteWaiter(seq);
         this.#resolvers.delete(seq);
         resolve(this.#timeout(holder, now, position));
       }, opts.waitMs);
@@ -101,10 +79,10 @@ export class RepoLock extends DurableObject<Env> {
 
   /** Releases the lock if `token` is the current one; a stale token is refused. */
   async release(token: number): Promise<{ ok: boolean; reason?: 'stale' }> {
-    const st = this.#state();
+    const st = this.#store.state();
     // Invariant: only the current token's holder can release.
     if (!st.holder || st.token !== token) return { ok: false, reason: 'stale' };
-    this.#sql.exec(`UPDATE lock_state SET holder=NULL, expires_at=0 WHERE id=1`);
+    this.#store.clearHolder();
     this.#audit('release', st.holder, token, Date.now() - st.granted_at);
     this.#grantNext(Date.now());
     await this.#arm();
@@ -115,99 +93,88 @@ export class RepoLock extends DurableObject<Env> {
   async extend(token: number, ttlMs: number): Promise<{ ok: boolean; expiresAt?: number }> {
     const now = Date.now();
     this.#expireIfDue(now);
-    const st = this.#state();
+    const st = this.#store.state();
     if (!st.holder || st.token !== token) return { ok: false };
     const expiresAt = now + ttlMs;
-    this.#sql.exec(`UPDATE lock_state SET expires_at=? WHERE id=1`, expiresAt);
+    this.#store.setExpiry(expiresAt);
     await this.#arm();
     return { ok: true, expiresAt };
   }
 
   /** Queues an entry (its commits already parked on the remote) for the next batch. */
   async enqueue(id: string, leaseId: string, agentId: string): Promise<void> {
-    const seq = Number(this.#sql.exec(`SELECT coalesce(max(seq), 0) + 1 AS s FROM entries`).one().s);
-    this.#sql.exec(`INSERT OR IGNORE INTO entries(id, seq, lease_id, agent_id, status, created_at) VALUES (?,?,?,?,'pending',?)`, id, seq, leaseId, agentId, Date.now());
+    this.#store.addEntry(id, leaseId, agentId, Date.now());
   }
 
   /** Claims up to `max` pending entries in queue order for the holder of `token`; none for a stale token. */
-  async claim(token: number, max: number): Promise<{ id: string; agentId: string }[]> {
-    const st = this.#state();
+  async claim(token: number, max: number): Promise<ClaimedEntry[]> {
+    const st = this.#store.state();
     // Invariant: only the current holder claims, and an entry is claimed by one holder at a time.
     if (!st.holder || st.token !== token || st.expires_at <= Date.now()) return [];
-    const rows = this.#sql.exec(`SELECT id, agent_id FROM entries WHERE status='pending' ORDER BY seq LIMIT ?`, max).toArray();
-    for (const r of rows) this.#sql.exec(`UPDATE entries SET status='claimed', claim_token=? WHERE id=?`, token, r.id);
-    return rows.map((r) => ({ id: String(r.id), agentId: String(r.agent_id ?? '') }));
+    return this.#store.claimPending(token, max);
   }
 
   /** Remembers the answer of an idempotent push (kept a day), so a replay gets the same answer. */
   async remember(key: string, body: string): Promise<void> {
     const now = Date.now();
-    this.#sql.exec(`INSERT INTO results(key, body, at) VALUES (?,?,?) ON CONFLICT(key) DO NOTHING`, key, body, now);
-    this.#sql.exec(`DELETE FROM results WHERE at < ?`, now - 86_400_000);
+    this.#store.remember(key, body, now);
+    this.#store.purgeResults(now - 86_400_000);
   }
 
   /** The remembered answer of an idempotent push, if any. */
   async recall(key: string): Promise<string | null> {
-    const row = this.#sql.exec(`SELECT body FROM results WHERE key=?`, key).toArray()[0];
-    return row ? String(row.body) : null;
+    return this.#store.recall(key);
   }
 
   /** Which of `ids` are queued entries still waiting for or inside a landing. */
   async liveEntries(ids: string[]): Promise<string[]> {
     return ids.filter((id) => {
-      const row = this.#sql.exec(`SELECT status FROM entries WHERE id=?`, id).toArray()[0];
-      return !!row && (row.status === 'pending' || row.status === 'claimed');
+      const status = this.#store.entryStatus(id);
+      return status === 'pending' || status === 'claimed';
     });
   }
 
   /** True (and recorded) when the current holder should sweep orphan queue refs: at most once per `everyMs`. */
   async sweepDue(token: number, everyMs: number): Promise<boolean> {
-    const st = this.#state();
+    const st = this.#store.state();
     if (!st.holder || st.token !== token) return false;
     const now = Date.now();
-    const row = this.#sql.exec(`SELECT value FROM kv WHERE key='last_sweep'`).toArray()[0];
-    if (row && now - Number(row.value) < everyMs) return false;
-    this.#sql.exec(`INSERT INTO kv(key,value) VALUES('last_sweep',?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, String(now));
+    const last = this.#store.kvGet('last_sweep');
+    if (last !== null && now - Number(last) < everyMs) return false;
+    this.#store.kvSet('last_sweep', String(now));
     return true;
   }
 
   /** The service-owned lander lease of this repo + base, if one was recorded. */
   async lander(): Promise<string | null> {
-    const row = this.#sql.exec(`SELECT value FROM kv WHERE key='lander'`).toArray()[0];
-    return row ? String(row.value) : null;
+    return this.#store.kvGet('lander');
   }
 
   /** Records the lander lease; only the current holder may, so two landers never race to set it. */
   async setLander(token: number, leaseId: string | null): Promise<boolean> {
-    const st = this.#state();
+    const st = this.#store.state();
     if (!st.holder || st.token !== token) return false;
-    if (leaseId) this.#sql.exec(`INSERT INTO kv(key,value) VALUES('lander',?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, leaseId);
-    else this.#sql.exec(`DELETE FROM kv WHERE key='lander'`);
+    if (leaseId) this.#store.kvSet('lander', leaseId);
+    else this.#store.kvDelete('lander');
     return true;
   }
 
   /** Records a batch's outcomes; refused (false) when `token` is no longer the holder's. */
-  async complete(token: number, results: { id: string; status: 'landed' | 'conflict' | 'missing' | 'failed'; commit?: string; conflicts: string[] }[]): Promise<boolean> {
-    const st = this.#state();
+  async complete(token: number, results: EntryResult[]): Promise<boolean> {
+    const st = this.#store.state();
     if (!st.holder || st.token !== token) return false;
     const now = Date.now();
-    for (const r of results) {
-      this.#sql.exec(
-        `UPDATE entries SET status=?, commit_sha=?, conflicts=?, batch_size=?, done_at=? WHERE id=? AND claim_token=?`,
-        r.status, r.commit ?? null, JSON.stringify(r.conflicts), results.length, now, r.id, token,
-      );
-    }
+    this.#store.settle(token, results, now);
     this.#count(landingBatch(results));
     this.#log.info('landing_batch', { lock: this.ctx.id.name, token, size: results.length, ...landingOutcomes(results) });
-    this.#sql.exec(`DELETE FROM entries WHERE done_at IS NOT NULL AND done_at < ?`, now - 3_600_000);
+    this.#store.purgeEntries(now - 3_600_000);
     // Waiters whose entries this batch settled leave the queue now instead of taking the lock in turn.
     const settled = new Set(results.map((r) => r.id));
-    for (const w of this.#sql.exec(`SELECT seq, enqueued_at, entry_id FROM waiters WHERE entry_id IS NOT NULL`).toArray()) {
-      if (!settled.has(String(w.entry_id))) continue;
-      const seq = Number(w.seq);
-      this.#sql.exec(`DELETE FROM waiters WHERE seq=?`, seq);
-      this.#resolvers.get(seq)?.({ ok: false, reason: 'done', waitedMs: now - Number(w.enqueued_at) });
-      this.#resolvers.delete(seq);
+    for (const w of this.#store.entryWaiters()) {
+      if (!w.entryId || !settled.has(w.entryId)) continue;
+      this.#store.deleteWaiter(w.seq);
+      this.#resolvers.get(w.seq)?.({ ok: false, reason: 'done', waitedMs: now - w.enqueuedAt });
+      this.#resolvers.delete(w.seq);
     }
     await this.#arm();
     return true;
@@ -215,99 +182,97 @@ export class RepoLock extends DurableObject<Env> {
 
   /** Returns claimed entries of `token` to the queue (a failed batch, retried by the next holder). */
   async unclaim(token: number): Promise<void> {
-    this.#sql.exec(`UPDATE entries SET status='pending', claim_token=NULL WHERE status='claimed' AND claim_token=?`, token);
+    this.#store.unclaim(token);
   }
 
   /** Withdraws a still-pending entry; false when a lander already has it or it is done. */
   async cancel(id: string): Promise<boolean> {
-    const row = this.#sql.exec(`SELECT status FROM entries WHERE id=?`, id).toArray()[0];
-    if (!row || row.status !== 'pending') return false;
-    this.#sql.exec(`UPDATE entries SET status='cancelled', done_at=? WHERE id=?`, Date.now(), id);
+    // Invariant: only an entry no lander has claimed can be withdrawn.
+    if (this.#store.entryStatus(id) !== 'pending') return false;
+    this.#store.cancelEntry(id, Date.now());
     return true;
   }
 
   /** An entry's state. */
   async entry(id: string): Promise<LockEntry | null> {
-    const r = this.#sql.exec(`SELECT id, status, commit_sha, conflicts, batch_size FROM entries WHERE id=?`, id).toArray()[0];
-    if (!r) return null;
-    return { id: String(r.id), status: r.status as LockEntry['status'], commit_sha: (r.commit_sha as string | null) ?? null, conflicts: r.conflicts ? (JSON.parse(String(r.conflicts)) as string[]) : [], batch_size: (r.batch_size as number | null) ?? null };
+    return this.#store.entry(id);
   }
 
   /** Current holder, token, expiry and queue length. */
   async inspect(): Promise<LockState & { waiters: number }> {
-    return { ...this.#state(), waiters: this.#waiterCount() };
+    return { ...this.#store.state(), waiters: this.#store.waiterCount() };
   }
 
   /** The most recent audit rows (acquire, release, expire, timeout). */
-  async audit(limit = 100): Promise<{ event: string; holder: string | null; token: number | null; wait_ms: number | null; at: number }[]> {
-    return this.#sql.exec(`SELECT event, holder, token, wait_ms, at FROM audit ORDER BY seq DESC LIMIT ?`, limit).toArray() as never;
+  async audit(limit = 100): Promise<AuditRow[]> {
+    return this.#store.recentAudit(limit);
   }
 
   /** Expires a dead holder, drops abandoned waiters, grants the next one; safe to run twice or late. */
   async alarm(): Promise<void> {
     const now = Date.now();
     const expired = this.#expireIfDue(now);
-    for (const w of this.#sql.exec(`SELECT seq, holder, enqueued_at FROM waiters WHERE deadline <= ?`, now).toArray()) {
-      if (this.#resolvers.has(Number(w.seq))) continue; // its own timer answers it
-      this.#sql.exec(`DELETE FROM waiters WHERE seq=?`, w.seq);
-      this.#audit('timeout', String(w.holder), null, now - Number(w.enqueued_at));
+    for (const w of this.#store.waitersDue(now)) {
+      if (this.#resolvers.has(w.seq)) continue; // its own timer answers it
+      this.#store.deleteWaiter(w.seq);
+      this.#audit('timeout', w.holder, null, now - w.enqueuedAt);
     }
     this.#grantNext(now);
     await this.#arm();
     if (expired) await this.#recordExpiry(expired);
   }
 
-  #grant(holder: string, ttlMs: number, enqueuedAt: number, seq: number): LockAcquireResult {
+  /** Gives the lock to `w` (a queued waiter when `seq` is set) with the next fencing token. */
+  #grant(w: { holder: string; leaseId: string | null; ttlMs: number; enqueuedAt: number; seq: number }): LockAcquireResult {
     const now = Date.now();
-    const token = this.#state().token + 1;
-    const expiresAt = now + ttlMs;
-    this.#sql.exec(`UPDATE lock_state SET holder=?, token=?, expires_at=?, granted_at=?, ttl_ms=? WHERE id=1`, holder, token, expiresAt, now, ttlMs);
-    if (seq) this.#sql.exec(`DELETE FROM waiters WHERE seq=?`, seq);
-    this.#audit('acquire', holder, token, now - enqueuedAt);
-    this.#count(lockGranted(now - enqueuedAt));
+    const token = this.#store.state().token + 1;
+    const expiresAt = now + w.ttlMs;
+    this.#store.setHolder({ holder: w.holder, leaseId: w.leaseId, token, expiresAt, grantedAt: now, ttlMs: w.ttlMs });
+    if (w.seq) this.#store.deleteWaiter(w.seq);
+    this.#audit('acquire', w.holder, token, now - w.enqueuedAt);
+    this.#count(lockGranted(now - w.enqueuedAt));
     // The audit keeps about the newest 1000 rows, trimmed every 100th grant rather than on every write.
-    if (token % 100 === 0) this.#sql.exec(`DELETE FROM audit WHERE seq <= (SELECT max(seq) FROM audit) - 1000`);
-    return { ok: true, token, waitedMs: now - enqueuedAt, expiresAt };
+    if (token % 100 === 0) this.#store.trimAudit(1000);
+    return { ok: true, token, waitedMs: now - w.enqueuedAt, expiresAt };
   }
 
   /** Hands a free lock to the first live waiter. */
   #grantNext(now: number): void {
-    if (this.#state().holder) return;
+    if (this.#store.state().holder) return;
     for (;;) {
-      const w = this.#sql.exec(`SELECT seq, holder, enqueued_at, deadline, ttl_ms FROM waiters ORDER BY seq LIMIT 1`).toArray()[0];
+      const w = this.#store.firstWaiter();
       if (!w) return;
-      const seq = Number(w.seq);
-      const resolve = this.#resolvers.get(seq);
-      const decision = decideGrant({ hasResolver: !!resolve, deadline: Number(w.deadline), now });
-      if (decision !== 'grant') {
-        this.#sql.exec(`DELETE FROM waiters WHERE seq=?`, seq);
-        this.#audit('timeout', String(w.holder), null, now - Number(w.enqueued_at));
+      const resolve = this.#resolvers.get(w.seq);
+      const decision = decideGrant({ hasResolver: !!resolve, deadline: w.deadline, now });
+      if (decision !== 'grant' || !resolve) {
+        this.#store.deleteWaiter(w.seq);
+        this.#audit('timeout', w.holder, null, now - w.enqueuedAt);
         continue;
       }
-      this.#resolvers.delete(seq);
-      resolve!(this.#grant(String(w.holder), Number(w.ttl_ms), Number(w.enqueued_at), seq));
+      this.#resolvers.delete(w.seq);
+      resolve(this.#grant({ holder: w.holder, leaseId: w.leaseId, ttlMs: w.ttlMs, enqueuedAt: w.enqueuedAt, seq: w.seq }));
       return;
     }
   }
 
   /** Clears an expired holder; returns what expired. */
-  #expireIfDue(now: number): { holder: string; token: number } | null {
-    const st = this.#state();
+  #expireIfDue(now: number): { leaseId: string | null; token: number } | null {
+    const st = this.#store.state();
     if (!st.holder || st.expires_at > now) return null;
-    this.#sql.exec(`UPDATE lock_state SET holder=NULL, expires_at=0 WHERE id=1`);
+    this.#store.clearHolder();
     // A dead lander's claimed entries go back to the queue for the next holder.
-    this.#sql.exec(`UPDATE entries SET status='pending', claim_token=NULL WHERE status='claimed' AND claim_token=?`, st.token);
+    this.#store.unclaim(st.token);
     this.#audit('expire', st.holder, st.token, now - st.granted_at);
     this.#log.warn('lock_expired', { lock: this.ctx.id.name, holder: st.holder, token: st.token, held_ms: now - st.granted_at });
     this.#count({ lock_expiries_total: 1 });
     this.#grantNext(now);
-    return { holder: st.holder, token: st.token };
+    return { leaseId: st.lease_id, token: st.token };
   }
 
-  async #recordExpiry(e: { holder: string; token: number }): Promise<void> {
+  async #recordExpiry(e: { leaseId: string | null; token: number }): Promise<void> {
     try {
       await withDb(this.env, (db) =>
-        recordOperation(this.env, db, { op: 'lock_expire', repoUrl: this.#repoUrl, leaseId: e.holder.split(':')[0], startedAt: Date.now(), durationMs: 0, result: 'expired', detail: { token: e.token, lock: this.ctx.id.name } }),
+        recordOperation(this.env, db, { op: 'lock_expire', repoUrl: this.#repoUrl, leaseId: e.leaseId ?? undefined, startedAt: Date.now(), durationMs: 0, result: 'expired', detail: { token: e.token, lock: this.ctx.id.name } }),
       );
     } catch (err) {
       this.#log.warn('audit_write_failed', { error: String(err) });
@@ -316,7 +281,7 @@ export class RepoLock extends DurableObject<Env> {
 
   #timeout(holder: string, enqueuedAt: number, position: number): LockAcquireResult {
     const now = Date.now();
-    const st = this.#state();
+    const st = this.#store.state();
     this.#audit('timeout', holder, null, now - enqueuedAt);
     this.#count({ lock_timeouts_total: 1 });
     const retryAfterS = Math.max(1, Math.ceil((Math.max(st.expires_at - now, 0) + position * 1000) / 1000));
@@ -324,25 +289,16 @@ export class RepoLock extends DurableObject<Env> {
   }
 
   async #arm(): Promise<void> {
-    const st = this.#state();
-    const d = Number(this.#sql.exec(`SELECT coalesce(min(deadline), 0) AS d FROM waiters`).one().d);
+    const st = this.#store.state();
+    const d = this.#store.nextDeadline();
     const candidates = [st.holder ? st.expires_at : 0, d].filter((x) => x > 0);
     if (candidates.length) await this.ctx.storage.setAlarm(Math.min(...candidates));
     else await this.ctx.storage.deleteAlarm();
   }
 
-  #state(): LockState {
-    const r = this.#sql.exec(`SELECT holder, token, expires_at, granted_at FROM lock_state WHERE id=1`).one();
-    return { holder: (r.holder as string | null) ?? null, token: Number(r.token), expires_at: Number(r.expires_at), granted_at: Number(r.granted_at) };
-  }
-
   #entryDone(id: string): boolean {
-    const row = this.#sql.exec(`SELECT status FROM entries WHERE id=?`, id).toArray()[0];
-    return !!row && row.status !== 'pending' && row.status !== 'claimed';
-  }
-
-  #waiterCount(): number {
-    return Number(this.#sql.exec(`SELECT count(*) AS n FROM waiters`).one().n);
+    const status = this.#store.entryStatus(id);
+    return status !== null && status !== 'pending' && status !== 'claimed';
   }
 
   /** Forwards lock event counts to the MetricsHub (fire-and-forget; /metrics cannot enumerate locks). */
@@ -351,6 +307,6 @@ export class RepoLock extends DurableObject<Env> {
   }
 
   #audit(event: string, holder: string | null, token: number | null, waitMs: number | null): void {
-    this.#sql.exec(`INSERT INTO audit(event, holder, token, wait_ms, at) VALUES (?,?,?,?,?)`, event, holder, token, waitMs, Date.now());
+    this.#store.audit(event, holder, token, waitMs, Date.now());
   }
 }

@@ -2,7 +2,7 @@
 // the ref rules on receive-pack commands, adds the upstream credential on the upstream side only,
 // and streams bodies both ways (packs are never buffered or parsed).
 import type { Config } from '../config.ts';
-import { lockName } from '../lock/decide.ts';
+import { lockName } from '../lock/rules.ts';
 import type { GitPrincipal } from '../pool/types.ts';
 import { parseRepoUrl } from '../git/validate.ts';
 import type { Logger } from '../lib/log.ts';

@@ -4,7 +4,7 @@
 // pool when it has been idle for LANDER_IDLE_S.
 import { AppError } from '../errors.ts';
 import { LANDER_AGENT } from '../gateway/ref-rules.ts';
-import type { RepoLock } from '../durable/repo-lock.ts';
+import type { LockClient } from '../lock/client.ts';
 import type { LeaseRecord } from '../pool/types.ts';
 import { connectSandbox, providerOptions, type Sandbox } from '../sandbox/provider.ts';
 import { poolStub, type ServiceContext } from './context.ts';
@@ -20,7 +20,7 @@ export interface Lander {
 }
 
 /** Returns the lander of the repo + base (creating it on first use); the caller holds the RepoLock `token`. */
-export async function ensureLander(ctx: ServiceContext, lock: DurableObjectStub<RepoLock>, token: number, repo: { url: string; key: string }, base: string): Promise<Lander> {
+export async function ensureLander(ctx: ServiceContext, lock: LockClient, token: number, repo: { url: string; key: string }, base: string): Promise<Lander> {
   const pool = poolStub(ctx.env);
   const known = await lock.lander();
   if (known) {
@@ -49,7 +49,7 @@ export async function ensureLander(ctx: ServiceContext, lock: DurableObjectStub<
 }
 
 /** Drops a lander whose sandbox failed mid-landing, so the next holder makes a new one. */
-export async function discardLander(ctx: ServiceContext, lock: DurableObjectStub<RepoLock>, token: number, lander: Lander): Promise<void> {
+export async function discardLander(ctx: ServiceContext, lock: LockClient, token: number, lander: Lander): Promise<void> {
   await poolStub(ctx.env).reportBroken(lander.lease.id, 'lander_failed');
   await lock.setLander(token, null);
 }

@@ -2,14 +2,13 @@
 // compare-and-swap push. To the base branch: batched landing, where each pusher parks its commits
 // on a queue ref and the lock holder lands every queued entry with one atomic push.
 import { AppError } from '../errors.ts';
-import type { LockAcquireResult, LockEntry, RepoLock } from '../durable/repo-lock.ts';
 import { QUEUE_PREFIX, landBatchScript, parseBatchOutput, queueScript, syncLandedScript } from '../git/batch-scripts.ts';
 import { EXIT, commitScript, conflictPaths, landScript } from '../git/scripts.ts';
-import { sha256Hex } from '../lib/crypto.ts';
 import { markers } from '../git/status.ts';
 import { assertRepoPath } from '../git/validate.ts';
 import type { OperationRecord } from '../db/lease-rows.ts';
-import { backoffMs, lockName } from '../lock/decide.ts';
+import { LockClient, type LockAcquireResult, type LockEntry } from '../lock/client.ts';
+import { backoffMs, leaseOfQueueRef } from '../lock/rules.ts';
 import type { LeaseRecord } from '../pool/types.ts';
 import { run, type Sandbox } from '../sandbox/provider.ts';
 import type { ServiceContext } from './context.ts';
@@ -43,10 +42,9 @@ export interface PushResult {
 }
 
 type Rec = Partial<OperationRecord>;
-type Lock = DurableObjectStub<RepoLock>;
 
-function lockFor(ctx: ServiceContext, lease: LeaseRecord, branch: string): Lock {
-  return ctx.env.REPO_LOCK.get(ctx.env.REPO_LOCK.idFromName(lockName(lease.repo_key, branch)));
+function lockFor(ctx: ServiceContext, lease: LeaseRecord, branch: string): LockClient {
+  return LockClient.of(ctx.env.REPO_LOCK, { id: lease.id, agentId: lease.agent_id, repoKey: lease.repo_key, repoUrl: lease.repo_url }, branch);
 }
 
 function locked(target: string, got: Extract<LockAcquireResult, { reason: 'timeout' }>): AppError {
@@ -63,15 +61,15 @@ export async function gitPush(ctx: ServiceContext, agentId: string, id: string, 
     const target = input.target === 'base' ? lease.branch : lease.agent_branch;
     rec.targetBranch = target;
     const lock = lockFor(ctx, lease, target);
-    const replayKey = input.idemKey ? `${lease.id}:${await sha256Hex(input.idemKey)}` : null;
+    const idemKey = input.idemKey;
     // A replayed push (same Idempotency-Key) gets the first answer, whatever died in between.
-    if (replayKey) {
-      const prior = await lock.recall(replayKey);
-      if (prior) return JSON.parse(prior) as PushResult;
+    if (idemKey) {
+      const prior = await lock.recall(idemKey);
+      if (prior) return prior as PushResult;
     }
-    const entryId = replayKey ? `${lease.id}-${replayKey.slice(-16)}` : `${lease.id}-${crypto.randomUUID().slice(0, 8)}`;
+    const entryId = await lock.newEntryId(idemKey);
     let result: PushResult;
-    if (input.target === 'base' && replayKey && (await lock.entry(entryId))) {
+    if (input.target === 'base' && idemKey && (await lock.entry(entryId))) {
       // The first attempt queued its entry already: wait for (or read) that entry's fate.
       result = await awaitEntry(ctx, lease, sbx, rec, lock, entryId, false);
     } else {
@@ -81,16 +79,16 @@ export async function gitPush(ctx: ServiceContext, agentId: string, id: string, 
       const committed = markers(c.stdout).COMMITTED === '1';
       result = input.target === 'base' ? await landOnBase(ctx, lease, sbx, rec, lock, entryId, committed) : await landOnAgentBranch(ctx, lease, sbx, rec, lock, committed);
     }
-    if (replayKey) await lock.remember(replayKey, JSON.stringify(result));
+    if (idemKey) await lock.remember(idemKey, result);
     return result;
   });
 }
 
 /** The agent branch has one writer: lock, fetch + rebase onto its tip, push with a lease (CAS). */
-async function landOnAgentBranch(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, lock: Lock, committed: boolean): Promise<PushResult> {
+async function landOnAgentBranch(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, lock: LockClient, committed: boolean): Promise<PushResult> {
   const target = lease.agent_branch;
   const ttlMs = ctx.cfg.LOCK_TTL_S * 1000;
-  const got = await lock.acquire(`${lease.id}:${crypto.randomUUID().slice(0, 8)}`, { ttlMs, waitMs: ctx.cfg.LOCK_WAIT_MS, repoUrl: lease.repo_url });
+  const got = await lock.acquire({ ttlMs, waitMs: ctx.cfg.LOCK_WAIT_MS });
   rec.lockWaitMs = got.waitedMs;
   // Without an entry the wait can only end in a grant or a timeout.
   if (!got.ok) throw got.reason === 'timeout' ? locked(target, got) : new AppError('INTERNAL', 'unexpected lock answer');
@@ -123,12 +121,12 @@ async function landOnAgentBranch(ctx: ServiceContext, lease: LeaseRecord, sbx: S
  * The base branch has many writers: park HEAD on a queue ref, enqueue, then wait for the entry's
  * fate (see awaitEntry). The lease's branch then moves to the landed commit.
  */
-async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, lock: Lock, entryId: string, committed: boolean): Promise<PushResult> {
+async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, lock: LockClient, entryId: string, committed: boolean): Promise<PushResult> {
   const target = lease.branch;
   const q = await run(sbx, queueScript(), { envs: await netEnv(ctx, lease, { GS_BASE: target, GS_ENTRY: entryId }), timeoutMs: 120_000 });
   if (q.exitCode === EXIT.NOTHING) throw nothingToPush(target);
   if (q.exitCode !== 0) throw failed(ctx, 'push', q);
-  await lock.enqueue(entryId, lease.id, lease.agent_id);
+  await lock.enqueue(entryId);
   return awaitEntry(ctx, lease, sbx, rec, lock, entryId, committed, markers(q.stdout).HEAD);
 }
 
@@ -144,18 +142,17 @@ function ambiguous(e: unknown): boolean {
  * died after the remote moved: after an ambiguous failure the entry goes back to the queue and the
  * next landing finds it on the base by its trailer.
  */
-async function awaitEntry(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, lock: Lock, entryId: string, committed: boolean, queuedHead?: string): Promise<PushResult> {
+async function awaitEntry(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, lock: LockClient, entryId: string, committed: boolean, queuedHead?: string): Promise<PushResult> {
   const target = lease.branch;
   const ttlMs = ctx.cfg.LOCK_TTL_S * 1000;
-  const holder = `${lease.id}:${crypto.randomUUID().slice(0, 8)}`;
   const t0 = Date.now();
   let attempts = 1;
   let retries = 0;
   let entry: LockEntry | null = null;
   for (;;) {
-    const got = await lock.acquire(holder, { ttlMs, waitMs: ctx.cfg.LOCK_WAIT_MS, repoUrl: lease.repo_url, entryId });
+    const got = await lock.acquire({ ttlMs, waitMs: ctx.cfg.LOCK_WAIT_MS, entryId });
     if (got.ok) {
-      const beat = heartbeat(ctx, lock, got.token);
+      const beat = lock.heartbeat(got.token, ttlMs);
       try {
         attempts = await landBatch(ctx, lease, lock, got.token);
       } catch (e) {
@@ -208,17 +205,8 @@ async function awaitEntry(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox,
   };
 }
 
-/** Extends the lock every third of its TTL while the holder works, so a crashed holder frees it within one TTL. */
-function heartbeat(ctx: ServiceContext, lock: Lock, token: number): { stop(): void } {
-  const ttlMs = ctx.cfg.LOCK_TTL_S * 1000;
-  const timer = setInterval(() => {
-    lock.extend(token, ttlMs).catch(() => undefined);
-  }, Math.max(500, Math.floor(ttlMs / 3)));
-  return { stop: () => clearInterval(timer) };
-}
-
 /** Lands every pending entry as the lock holder, in the repo's lander sandbox; returns the attempts it took. */
-async function landBatch(ctx: ServiceContext, lease: LeaseRecord, lock: Lock, token: number): Promise<number> {
+async function landBatch(ctx: ServiceContext, lease: LeaseRecord, lock: LockClient, token: number): Promise<number> {
   const entries = await lock.claim(token, BATCH_MAX);
   if (!entries.length) return 1;
   let lander: Lander | null = null;
@@ -252,15 +240,14 @@ const SWEEP_EVERY_MS = 10 * 60_000;
  * Deletes queue refs that no landing will ever consume: their entry is not waiting in RepoLock and
  * the lease that parked them has ended (an active lease's ref may be a push in flight).
  */
-async function sweepQueueRefs(ctx: ServiceContext, lock: Lock, lander: Lander, envs: Record<string, string>): Promise<void> {
+async function sweepQueueRefs(ctx: ServiceContext, lock: LockClient, lander: Lander, envs: Record<string, string>): Promise<void> {
   const ls = await run(lander.sbx, `cd "$GS_WORKDIR" && git ls-remote origin "${QUEUE_PREFIX}/*"`, { envs });
   if (ls.exitCode !== 0) return;
   const ids = ls.stdout.split('\n').map((l) => l.split('\t')[1]?.slice(QUEUE_PREFIX.length + 1)).filter((x): x is string => !!x && /^[A-Za-z0-9_-]+$/.test(x));
   if (!ids.length) return;
   const live = new Set(await lock.liveEntries(ids));
-  const leaseOf = (id: string) => id.slice(0, id.lastIndexOf('-'));
-  const active = new Set(await poolStub(ctx.env).activeLeaseIds([...new Set(ids.map(leaseOf))]));
-  const stale = ids.filter((id) => !live.has(id) && !active.has(leaseOf(id)));
+  const active = new Set(await poolStub(ctx.env).activeLeaseIds([...new Set(ids.map(leaseOfQueueRef))]));
+  const stale = ids.filter((id) => !live.has(id) && !active.has(leaseOfQueueRef(id)));
   if (!stale.length) return;
   const refs = stale.slice(0, 200).map((id) => `:${QUEUE_PREFIX}/${id}`).join(' ');
   const r = await run(lander.sbx, `cd "$GS_WORKDIR" && git push --quiet origin ${refs}`, { envs });
@@ -279,7 +266,7 @@ const REJECTED = Symbol('rejected');
  * Runs a landing attempt until git stops reporting that the ref moved, at most 1 + PUSH_MAX_RETRIES
  * times, with backoff + jitter between attempts and the lock extended before each retry.
  */
-async function untilLanded<T>(ctx: ServiceContext, lock: Lock, token: number, target: string, tryOnce: (attempt: number) => Promise<T | typeof REJECTED>): Promise<[T, number]> {
+async function untilLanded<T>(ctx: ServiceContext, lock: LockClient, token: number, target: string, tryOnce: (attempt: number) => Promise<T | typeof REJECTED>): Promise<[T, number]> {
   const max = 1 + ctx.cfg.PUSH_MAX_RETRIES;
   for (let attempt = 1; attempt <= max; attempt++) {
     if (attempt > 1) await lock.extend(token, ctx.cfg.LOCK_TTL_S * 1000);

@@ -3,7 +3,7 @@
 // acknowledged commit landed exactly once, and every landed commit was acknowledged.
 import { describe, expect, it } from 'vitest';
 import { LANDER_AGENT } from '../../src/gateway/ref-rules.ts';
-import { lockName } from '../../src/lock/decide.ts';
+import { lockName } from '../../src/lock/rules.ts';
 import { call, callJson, env, newAgent, newRepo, oracle, remoteGit } from './helpers.ts';
 
 type Lease = { id: string; agent_branch: string };

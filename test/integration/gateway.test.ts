@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { principalSecret } from '../../src/gateway/credentials.ts';
 import { pkt } from '../../src/gateway/pkt-line.ts';
-import { lockName } from '../../src/lock/decide.ts';
+import { lockName } from '../../src/lock/rules.ts';
 import { call, callJson, env, newAgent, newRepo, remoteGit, stack } from './helpers.ts';
 
 type Lease = { id: string; agent_branch: string; workdir: string };

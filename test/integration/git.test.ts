@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { createDb } from '../../src/db/client.ts';
-import { lockName } from '../../src/lock/decide.ts';
+import { lockName } from '../../src/lock/rules.ts';
 import { call, callJson, env, newAgent, newRepo, oracle, remoteGit } from './helpers.ts';
 
 async function lease(key: string, repoUrl: string) {

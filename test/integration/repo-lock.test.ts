@@ -1,9 +1,19 @@
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { RepoLock } from '../../src/durable/repo-lock.ts';
+import { LOCK_SCHEMA_VERSION, LockStore } from '../../src/lock/store.ts';
 import { env } from './helpers.ts';
 
 const lock = () => env.REPO_LOCK.get(env.REPO_LOCK.idFromName(`lock-${crypto.randomUUID()}`));
+
+/** Resolves once `n` callers wait for the lock (a queued acquire has reached the DO). */
+const waitersReach = (l: DurableObjectStub<RepoLock>, n: number) => vi.waitFor(async () => expect((await l.inspect()).waiters).toBe(n));
+
+/** Moves the holder's deadline into the past, so the next alarm expires it. */
+const expireHolder = (l: DurableObjectStub<RepoLock>) =>
+  runInDurableObject(l, async (_o: RepoLock, state) => {
+    state.storage.sql.exec(`UPDATE lock_state SET expires_at=? WHERE id=1`, Date.now() - 1);
+  });
 
 describe('RepoLock', () => {
   it('grants waiters in FIFO order with increasing fencing tokens', async () => {
@@ -12,38 +22,36 @@ describe('RepoLock', () => {
     if (!a.ok) throw new Error('a should hold the lock');
     const order: string[] = [];
     const b = l.acquire('b', { ttlMs: 10_000, waitMs: 5000 }).then((r) => (order.push('b'), r));
-    await new Promise((r) => setTimeout(r, 50));
+    await waitersReach(l, 1);
     const c = l.acquire('c', { ttlMs: 10_000, waitMs: 5000 }).then((r) => (order.push('c'), r));
-    await new Promise((r) => setTimeout(r, 50));
-    expect((await l.inspect()).waiters).toBe(2);
+    await waitersReach(l, 2);
     await l.release(a.token);
     const rb = await b;
+    expect(rb).toMatchObject({ ok: true, token: a.token + 1 });
     if (!rb.ok) throw new Error('b should get the lock');
     await l.release(rb.token);
-    const rc = await c;
+    expect(await c).toMatchObject({ ok: true, token: a.token + 2 });
     expect(order).toEqual(['b', 'c']);
-    expect(rc.ok && rb.ok && rc.token > rb.token && rb.token > a.token).toBe(true);
   });
 
   it('expires a holder that never releases and grants the next waiter', async () => {
     const l = lock();
-    const dead = await l.acquire('crashed', { ttlMs: 300, waitMs: 0 });
-    expect(dead.ok).toBe(true);
-    const t0 = Date.now();
-    const next = await l.acquire('next', { ttlMs: 10_000, waitMs: 5000 });
-    expect(next.ok).toBe(true);
-    expect(Date.now() - t0).toBeLessThan(4000);
-    const audit = await l.audit();
-    expect(audit.map((x) => x.event)).toEqual(expect.arrayContaining(['expire', 'acquire']));
+    const dead = await l.acquire('crashed', { ttlMs: 10_000, waitMs: 0 });
+    if (!dead.ok) throw new Error('crashed should hold the lock');
+    const next = l.acquire('next', { ttlMs: 10_000, waitMs: 30_000 });
+    await waitersReach(l, 1);
+    await expireHolder(l);
+    expect(await runDurableObjectAlarm(l)).toBe(true);
+    expect(await next).toMatchObject({ ok: true, token: dead.token + 1 });
+    expect(await l.inspect()).toMatchObject({ holder: 'next', token: dead.token + 1, waiters: 0 });
+    expect((await l.audit()).map((x) => x.event)).toEqual(['acquire', 'expire', 'acquire']);
   });
 
   it('refuses a release or extension with a stale token', async () => {
     const l = lock();
     const a = await l.acquire('a', { ttlMs: 200, waitMs: 0 });
     if (!a.ok) throw new Error('unreachable');
-    await runInDurableObject(l, async (_o: RepoLock, state) => {
-      state.storage.sql.exec(`UPDATE lock_state SET expires_at=? WHERE id=1`, Date.now() - 1);
-    });
+    await expireHolder(l);
     await runDurableObjectAlarm(l);
     const b = await l.acquire('b', { ttlMs: 10_000, waitMs: 0 });
     expect(b.ok).toBe(true);
@@ -64,10 +72,48 @@ describe('RepoLock', () => {
   it('handles an alarm that fires twice or late without changing the state', async () => {
     const l = lock();
     const a = await l.acquire('a', { ttlMs: 10_000, waitMs: 0 });
+    if (!a.ok) throw new Error('a should hold the lock');
     await runDurableObjectAlarm(l);
     await runDurableObjectAlarm(l);
-    const st = await l.inspect();
-    expect(a.ok && st.holder === 'a' && st.token === a.token).toBe(true);
+    expect(await l.inspect()).toEqual({ holder: 'a', lease_id: null, token: a.token, expires_at: a.expiresAt, granted_at: expect.any(Number), waiters: 0 });
+  });
+
+  it('records the lease a holder acts for, passed in rather than read from the holder name', async () => {
+    const l = lock();
+    const a = await l.acquire('opaque-holder', { ttlMs: 10_000, waitMs: 0, leaseId: 'sbx_000000000000000000000001' });
+    if (!a.ok) throw new Error('unreachable');
+    expect(await l.inspect()).toMatchObject({ holder: 'opaque-holder', lease_id: 'sbx_000000000000000000000001' });
+    const b = l.acquire('second', { ttlMs: 10_000, waitMs: 5000, leaseId: 'sbx_000000000000000000000002' });
+    await waitersReach(l, 1);
+    await l.release(a.token);
+    expect((await b).ok).toBe(true);
+    expect(await l.inspect()).toMatchObject({ holder: 'second', lease_id: 'sbx_000000000000000000000002' });
+  });
+
+  it('migrates a store of schema version 1 in place, keeping its rows', async () => {
+    const l = lock();
+    await l.enqueue('e1', 'lease1', 'agent-1');
+    const version = await runInDurableObject(l, async (_o: RepoLock, state) => {
+      const sql = state.storage.sql;
+      // Version 1: lock_state and waiters without lease_id.
+      sql.exec(`DROP TABLE lock_state`);
+      sql.exec(`DROP TABLE waiters`);
+      sql.exec(`CREATE TABLE lock_state (id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT, token INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL DEFAULT 0, granted_at INTEGER NOT NULL DEFAULT 0, ttl_ms INTEGER NOT NULL DEFAULT 0)`);
+      sql.exec(`INSERT INTO lock_state(id, token) VALUES (1, 7)`);
+      sql.exec(`CREATE TABLE waiters (seq INTEGER PRIMARY KEY AUTOINCREMENT, holder TEXT NOT NULL, enqueued_at INTEGER NOT NULL, deadline INTEGER NOT NULL, ttl_ms INTEGER NOT NULL, entry_id TEXT)`);
+      sql.exec(`UPDATE kv SET value='1' WHERE key='schema_version'`);
+      const store = new LockStore(sql);
+      const v = store.migrate();
+      return { v, again: store.migrate(), state: store.state(), entry: store.entry('e1') };
+    });
+    expect(version).toEqual({
+      v: LOCK_SCHEMA_VERSION,
+      again: LOCK_SCHEMA_VERSION,
+      state: { holder: null, lease_id: null, token: 7, expires_at: 0, granted_at: 0 },
+      entry: { id: 'e1', status: 'pending', commit_sha: null, conflicts: [], batch_size: null },
+    });
+    const next = await l.acquire('after', { ttlMs: 10_000, waitMs: 0, leaseId: 'sbx_000000000000000000000003' });
+    expect(next).toMatchObject({ ok: true, token: 8 });
   });
 
   it('returns a dead lander\'s claimed entries to the queue and refuses its late report', async () => {
@@ -78,9 +124,7 @@ describe('RepoLock', () => {
     if (!a.ok) throw new Error('unreachable');
     expect(await l.claim(a.token, 50)).toEqual([{ id: 'e1', agentId: 'agent-1' }, { id: 'e2', agentId: 'agent-2' }]);
     expect(await l.cancel('e1')).toBe(false);
-    await runInDurableObject(l, async (_o: RepoLock, state) => {
-      state.storage.sql.exec(`UPDATE lock_state SET expires_at=? WHERE id=1`, Date.now() - 1);
-    });
+    await expireHolder(l);
     await runDurableObjectAlarm(l);
     expect((await l.entry('e1'))?.status).toBe('pending');
     const b = await l.acquire('lander-b', { ttlMs: 10_000, waitMs: 0 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, decideGrant, lockName } from '../../src/lock/decide.ts';
+import { backoffMs, decideGrant, lockName } from '../../src/lock/rules.ts';
 import { createDelayMs, pickIdle, refillCount, retireAt, type Member } from '../../src/pool/decide.ts';
 import { modeFor } from '../../src/pool/rollout.ts';
 

@@ -1,12 +1,5 @@
-// Pure lock decisions, kept apart from the DO so unit tests reach them without bindings.
-
-/** The stored lock state. */
-export interface LockState {
-  holder: string | null;
-  token: number;
-  expires_at: number;
-  granted_at: number;
-}
+// Pure rules of the repo lock: who gets it next, how long to back off, how locks and queue entries
+// are named. Kept apart from the DO so unit tests reach them without bindings.
 
 /** Whether the head waiter gets the lock: only if its request is still alive and within its deadline. */
 export function decideGrant(w: { hasResolver: boolean; deadline: number; now: number }): 'grant' | 'drop' {
@@ -22,4 +15,18 @@ export function backoffMs(attempt: number, baseMs: number, capMs: number, rand: 
 /** The DO name of the lock for a repo + target branch. */
 export function lockName(repoKey: string, branch: string): string {
   return `${repoKey}#${branch}`;
+}
+
+/**
+ * The id of a queued entry, which also names its queue ref: `<lease id>-<suffix>`, the form the
+ * gateway lets a lease create (src/gateway/ref-rules.ts). Lease ids hold no `-`.
+ */
+export function entryIdFor(leaseId: string, suffix: string): string {
+  return `${leaseId}-${suffix}`;
+}
+
+/** The lease that parked a queue ref named by entryIdFor (for refs no RepoLock entry describes). */
+export function leaseOfQueueRef(entryId: string): string {
+  const at = entryId.indexOf('-');
+  return at < 0 ? entryId : entryId.slice(0, at);
 }
