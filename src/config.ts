@@ -29,6 +29,7 @@ export const Config = z.object({
   GITHUB_APP_ID: str(''),
   GITHUB_API_URL: str('https://api.github.com'),
   LANDER_IDLE_S: int(600, 30, 86_400),
+  MAX_STALENESS_S: int(30, 1, 86_400),
   AUTH_FAIL_LIMIT: int(20, 1, 100_000),
   AUTH_FAIL_WINDOW_S: int(60, 1, 3600),
   LOCK_TTL_S: int(30, 1, 3600),

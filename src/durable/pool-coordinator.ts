@@ -10,7 +10,8 @@ import { ACTIVE_STATUSES, type AcquireRequest, type AcquireResult, type DrainRep
 import { LANDER_AGENT } from '../gateway/ref-rules.ts';
 import { gatewayAuthorization, gatewayRepoUrl, principalUser } from '../gateway/credentials.ts';
 import { createSandbox, isAlive, killSandbox, listSandboxIds, providerOptions, type ProviderOptions } from '../sandbox/provider.ts';
-import { precloneSandbox, scrubSandbox, setupSandbox } from '../sandbox/maintenance.ts';
+import { precloneSandbox, refreshClone, scrubSandbox, setupSandbox } from '../sandbox/maintenance.ts';
+import { upstreamTip } from '../gateway/upstream-refs.ts';
 import { withDb } from '../db/client.ts';
 import { redactFor } from '../db/lease-rows.ts';
 import { encryptText } from '../lib/crypto.ts';
@@ -104,6 +105,12 @@ export class PoolCoordinator extends DurableObject<Env> {
 
   /** Resolves a gateway principal (a lease id or a pre-cloning member's placeholder) while it is live. */
   async gitPrincipal(user: string): Promise<GitPrincipal | null> {
+    if (user.startsWith('mbr_')) {
+      // A member being scrubbed or brought to the tip: read-only, only while that runs (no tenant then).
+      const m = this.#db.member(user.slice(4));
+      if (!m || (m.state !== 'refreshing' && m.state !== 'scrubbing') || !m.repo_key || !m.repo_url || !m.base_branch) return null;
+      return { kind: 'member', agentId: '', leaseId: user, repoKey: m.repo_key, repoUrl: m.repo_url, baseBranch: m.base_branch };
+    }
     if (user.startsWith('pending_')) {
       const m = this.#db.member(user);
       if (!m || m.state !== 'creating' || !m.repo_key) return null;
@@ -181,6 +188,16 @@ export class PoolCoordinator extends DurableObject<Env> {
   /** Records a lease on a member and marks the member leased (one synchronous block). */
   #grant(req: AcquireRequest, sandboxId: string, source: LeaseRecord['source'], home: string | null, s: PoolSettings, t0: number): AcquireResult {
     const lease = this.#db.insertLease(req, sandboxId, source, home, s);
+    if (source === 'affinity') {
+      // Invariant: a lease skips the fetch only when its clone's base is the tip the service saw within MAX_STALENESS_S.
+      const m = this.#db.member(sandboxId);
+      const tip = this.#db.rows<{ sha: string | null; checked_at: number }>(`SELECT sha, checked_at FROM repo_tips WHERE repo_key=? AND branch=?`, req.repoKey, req.branch)[0];
+      if (m?.base_commit && m.base_branch === req.branch && tip?.sha === m.base_commit && Date.now() - tip.checked_at <= s.maxStalenessS * 1000) {
+        this.#sql.exec(`UPDATE leases SET base_commit=?, fetched_at=? WHERE id=?`, tip.sha, tip.checked_at, lease.id);
+        lease.base_commit = tip.sha;
+        lease.fetched_at = tip.checked_at;
+      }
+    }
     if (req.idemKey) this.#sql.exec(`UPDATE leases SET idem_fp=? WHERE id=?`, fingerprint(req), lease.id);
     this.#db.leaveIdle(sandboxId, Date.now());
     this.#sql.exec(`UPDATE members SET state='leased', lease_id=? WHERE sandbox_id=?`, lease.id, sandboxId);
@@ -191,12 +208,16 @@ export class PoolCoordinator extends DurableObject<Env> {
   }
 
   /** Records the prepared workdir; the lease becomes ready. */
-  async markReady(leaseId: string, workdir: string, home: string): Promise<LeaseRecord | null> {
+  async markReady(leaseId: string, workdir: string, home: string, base?: { commit: string; fetched: boolean }): Promise<LeaseRecord | null> {
     const lease = this.#db.lease(leaseId);
     if (!lease || lease.status !== 'initializing') return lease;
-    this.#sql.exec(`UPDATE leases SET status='ready', workdir=?, home=? WHERE id=?`, workdir, home, leaseId);
+    const now = Date.now();
+    // A fetch at prepare time makes the base as fresh as now; a skipped one keeps the grant's freshness.
+    const fetchedAt = base?.fetched ? now : (lease.fetched_at ?? null);
+    this.#sql.exec(`UPDATE leases SET status='ready', workdir=?, home=?, base_commit=?, fetched_at=? WHERE id=?`, workdir, home, base?.commit ?? null, fetchedAt, leaseId);
     this.#emit(leaseId, 'clone');
-    this.#sql.exec(`UPDATE members SET repo_key=?, home=? WHERE sandbox_id=?`, lease.repo_key, home, lease.sandbox_id);
+    this.#sql.exec(`UPDATE members SET repo_key=?, repo_url=?, base_branch=?, home=? WHERE sandbox_id=?`, lease.repo_key, lease.repo_url, lease.branch, home, lease.sandbox_id);
+    if (base?.fetched) this.#seeTip(lease.repo_key, lease.branch, lease.repo_url, base.commit, now);
     return this.#db.lease(leaseId);
   }
 
@@ -332,7 +353,79 @@ export class PoolCoordinator extends DurableObject<Env> {
     const n = this.#db.draining() ? 0 : refillCount(this.#db.warmCount(), this.#db.total(), s.poolMin, s.maxSandboxes);
     await Promise.all(Array.from({ length: n }, () => this.#createMember('pooled', s, false)));
     await this.#pump();
+    await this.#refreshIdle(now, s);
     await this.#arm(now);
+  }
+
+  /** Records the tip of a repo + branch the service has just seen (its own landing moved it, say). */
+  async noteTip(repoKey: string, branch: string, repoUrl: string, sha: string): Promise<void> {
+    this.#seeTip(repoKey, branch, repoUrl, sha, Date.now());
+    this.ctx.waitUntil(this.#refreshIdle(Date.now(), this.settings()));
+  }
+
+  #seeTip(repoKey: string, branch: string, repoUrl: string, sha: string | null, at: number): void {
+    this.#sql.exec(
+      `INSERT INTO repo_tips(repo_key, branch, repo_url, sha, checked_at) VALUES (?,?,?,?,?) ON CONFLICT(repo_key, branch) DO UPDATE SET sha=excluded.sha, checked_at=excluded.checked_at, repo_url=excluded.repo_url`,
+      repoKey, branch, repoUrl, sha, at,
+    );
+  }
+
+  /** Reads a branch tip from the upstream (no sandbox involved) and records it. */
+  async #checkTip(repoKey: string, branch: string, repoUrl: string): Promise<string | null> {
+    const sha = await upstreamTip(parseConfig(this.env), repoUrl, branch);
+    this.#seeTip(repoKey, branch, repoUrl, sha, Date.now());
+    return sha;
+  }
+
+  #refreshing: Promise<void> | null = null;
+
+  /**
+   * Keeps idle clones at the tip: checks each repo's tip at most every MAX_STALENESS_S, and fetches
+   * into idle members whose base is behind (a read-only member credential, the member out of the
+   * idle set meanwhile), a few at a time.
+   */
+  async #refreshIdle(now: number, s: PoolSettings): Promise<void> {
+    if (this.#refreshing) return this.#refreshing;
+    this.#refreshing = (async () => {
+      const idle = this.#db.members().filter((m) => m.state === 'idle' && m.mode === 'pooled' && m.repo_key && m.repo_url && m.base_branch);
+      const tips = new Map<string, string | null>();
+      for (const m of idle) {
+        const k = `${m.repo_key}#${m.base_branch}`;
+        if (tips.has(k)) continue;
+        const row = this.#db.rows<{ sha: string | null; checked_at: number }>(`SELECT sha, checked_at FROM repo_tips WHERE repo_key=? AND branch=?`, m.repo_key, m.base_branch)[0];
+        const fresh = row && now - row.checked_at <= s.maxStalenessS * 1000;
+        tips.set(k, fresh ? row.sha : await this.#checkTip(m.repo_key!, m.base_branch!, m.repo_url!).catch(() => row?.sha ?? null));
+      }
+      const behind = idle.filter((m) => { const t = tips.get(`${m.repo_key}#${m.base_branch}`); return !!t && t !== m.base_commit; }).slice(0, 5);
+      await Promise.all(behind.map((m) => this.#refreshMember(m.sandbox_id, tips.get(`${m.repo_key}#${m.base_branch}`)!, s)));
+    })().finally(() => {
+      this.#refreshing = null;
+    });
+    return this.#refreshing;
+  }
+
+  async #refreshMember(sandboxId: string, tip: string, s: PoolSettings): Promise<void> {
+    // Invariant: only an idle member is refreshed, and it leaves the idle set in the same block.
+    const m = this.#db.member(sandboxId);
+    if (!m || m.state !== 'idle' || !m.repo_key || !m.base_branch) return;
+    this.#sql.exec(`UPDATE members SET state='refreshing' WHERE sandbox_id=?`, sandboxId);
+    let sha: string | null = null;
+    try {
+      const cfg = parseConfig(this.env);
+      const authorization = await gatewayAuthorization(cfg.ERROR_ENCRYPTION_KEY, principalUser(`mbr_${sandboxId}`, this.#poolName()));
+      sha = await refreshClone(this.#p, sandboxId, idleTimeoutMs(s), m.base_branch, authorization);
+    } catch (e) {
+      this.#log.warn('refresh_failed', { sandbox: sandboxId, error: String(e instanceof Error ? e.message : e) });
+    }
+    const cur = this.#db.member(sandboxId);
+    if (!cur || cur.state !== 'refreshing') return;
+    if (sha) {
+      this.#sql.exec(`UPDATE members SET state='idle', base_commit=? WHERE sandbox_id=?`, sha, sandboxId);
+      if (sha !== tip) this.#log.info('refresh_behind', { sandbox: sandboxId });
+    } else {
+      await this.#terminate(sandboxId, 'refresh_failed');
+    }
+    await this.#pump();
   }
 
   async #ensureAlarm(): Promise<void> {
@@ -427,12 +520,22 @@ export class PoolCoordinator extends DurableObject<Env> {
   async #scrubAndReturn(sandboxId: string, s: PoolSettings): Promise<void> {
     const t0 = Date.now();
     let error = 'unhealthy after the scrub';
-    const clean = await scrubSandbox(this.#p, sandboxId, idleTimeoutMs(s)).catch((e) => {
+    // The clone is rebuilt at the tip as read from the upstream by this trusted code, never at
+    // whatever the last tenant left in its origin/<base>; without a known tip the clone is dropped.
+    const m = this.#db.member(sandboxId);
+    const tip = m?.repo_url && m.repo_key && m.base_branch ? await this.#checkTip(m.repo_key, m.base_branch, m.repo_url).catch(() => null) : null;
+    const cfg = parseConfig(this.env);
+    const clone = tip && m?.repo_key
+      ? { tip, url: gatewayRepoUrl(cfg.PUBLIC_URL, m.repo_key), authorization: await gatewayAuthorization(cfg.ERROR_ENCRYPTION_KEY, principalUser(`mbr_${sandboxId}`, this.#poolName())) }
+      : null;
+    const { clean, base } = await scrubSandbox(this.#p, sandboxId, idleTimeoutMs(s), clone).catch((e) => {
       error = String(e);
-      return false;
+      return { clean: false, base: null };
     });
     if (clean) {
-      this.#sql.exec(`UPDATE members SET state='idle' WHERE sandbox_id=? AND state='scrubbing'`, sandboxId);
+      this.#sql.exec(`UPDATE members SET state='idle', base_commit=? WHERE sandbox_id=? AND state='scrubbing'`, base, sandboxId);
+      // A clone the scrub could not rebuild at the tip was removed: the member is blank now.
+      if (!base) this.#sql.exec(`UPDATE members SET repo_key=NULL, repo_url=NULL, base_branch=NULL WHERE sandbox_id=?`, sandboxId);
       this.#db.enterIdle(sandboxId, Date.now());
       this.#db.inc('returns_total{result="reused"}');
       this.#log.info('scrub_ok', { sandbox: sandboxId, duration_ms: Date.now() - t0 });
@@ -481,7 +584,10 @@ export class PoolCoordinator extends DurableObject<Env> {
         if (ok) repoKey = warmRepo.key;
         else this.#log.warn('preclone_failed', { sandbox: id, repo: warmRepo.key });
       }
-      this.#sql.exec(`UPDATE members SET sandbox_id=?, state=?, home=?, repo_key=? WHERE sandbox_id=?`, id, forLease ? 'leased' : 'idle', home, repoKey, placeholder);
+      this.#sql.exec(
+        `UPDATE members SET sandbox_id=?, state=?, home=?, repo_key=?, repo_url=?, base_branch=? WHERE sandbox_id=?`,
+        id, forLease ? 'leased' : 'idle', home, repoKey, repoKey ? warmRepo!.url : null, repoKey ? warmRepo!.branch : null, placeholder,
+      );
       this.#db.enterIdle(id, Date.now());
       this.#db.inc(`creates_total{mode="${mode}"}`);
       this.#db.observe('create_seconds', (Date.now() - t0) / 1000);

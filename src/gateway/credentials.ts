@@ -61,7 +61,7 @@ export async function verifyAuthorization(serviceKeyB64: string, header: string 
   const i = decoded.indexOf(':');
   if (i <= 0) return null;
   const user = decoded.slice(0, i);
-  const m2 = /^((?:sbx|pending)_[0-9a-f]{8,64})(?:~([A-Za-z0-9_-]{1,64}))?$/.exec(user);
+  const m2 = /^((?:sbx|pending)_[0-9a-f]{8,64}|mbr_[A-Za-z0-9]{1,64})(?:~([A-Za-z0-9_-]{1,64}))?$/.exec(user);
   if (!m2) return null;
   const expected = await principalSecret(serviceKeyB64, user);
   return timingSafeEqualStr(decoded.slice(i + 1), expected) ? { id: m2[1], pool: m2[2] ?? 'global' } : null;

@@ -58,7 +58,10 @@ cd "$HOME" || fail home
 if [ -d repo/.git ] && [ "$(git -C repo config --get remote.origin.url)" = "$GS_URL" ]; then
   cd repo
   git rebase --abort >/dev/null 2>&1; git merge --abort >/dev/null 2>&1
-  if ! out="$(git fetch --quiet --prune --no-tags origin "+refs/heads/$GS_BRANCH:refs/remotes/origin/$GS_BRANCH" 2>&1)"; then
+  # A clone the pool verified fresh (its origin/<base> is GS_EXPECT, seen as the tip lately) skips the fetch.
+  if [ -n "\${GS_EXPECT:-}" ] && [ "$(git rev-parse -q --verify "refs/remotes/origin/$GS_BRANCH")" = "$GS_EXPECT" ]; then
+    echo "__GS_FETCHED=0"
+  elif ! out="$(git fetch --quiet --prune --no-tags origin "+refs/heads/$GS_BRANCH:refs/remotes/origin/$GS_BRANCH" 2>&1)"; then
     echo "$out" >&2
     case "$out" in *"couldn't find remote ref"*) fail branch ${EXIT.NO_BRANCH} ;; esac
     fail fetch ${EXIT.CLONE}
@@ -71,6 +74,7 @@ git reset --quiet --hard && git clean -ffdxq
 git config user.name "$GS_AGENT" && git config user.email "$GS_AGENT@agents.git-sandbox.invalid"
 git config rebase.autoStash true && git config git-sandbox.base "$GS_BRANCH"
 git config --replace-all http.extraHeader "Authorization: $GS_AUTH"
+echo "__GS_BASE=$(git rev-parse "origin/$GS_BRANCH")"
 echo "__GS_WORKDIR=$PWD"`;
 }
 

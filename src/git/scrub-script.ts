@@ -67,6 +67,8 @@ const REBUILD = `rebuild() {
   url="$(g config --file "$old/config" --get remote.origin.url)" || return 1
   base="$(g config --file "$old/config" --get git-sandbox.base)" || return 1
   case "$url" in http://?*|https://?*) ;; *) return 1 ;; esac
+  # The clone must still point at the repo's gateway URL (the tenant may have rewritten its config).
+  [ "$url" = "\${GS_URL:-}" ] || return 1
   case "$url$base" in *[[:space:][:cntrl:]]*) return 1 ;; esac
   case "$base" in -*|HEAD|refs/*|*@*) return 1 ;; esac
   g check-ref-format "refs/heads/$base" || return 1
@@ -77,8 +79,20 @@ const REBUILD = `rebuild() {
   rm -rf -- "$old/config" "$old/config.worktree" "$old/hooks" "$old/info" "$old/objects/info" "$old/commondir" "$old/gitdir" "$old/worktrees" "$old/modules" || return 1
   cp -- "$new/config" "$old/config" || return 1
   if [ -f "$old/shallow" ] && [ ! -L "$old/shallow" ]; then cp -- "$old/shallow" "$new/shallow" || return 1; fi
-  g --git-dir="$new" fetch -q --no-tags --no-write-fetch-head --update-shallow "$old" "+refs/remotes/origin/$base:refs/remotes/origin/$base" >/dev/null 2>&1 || return 1
+  # Only the tip the service read from the upstream is kept, never the tenant's own origin/<base>.
+  tip="\${GS_TIP:-}"
+  case "$tip" in [0-9a-f][0-9a-f][0-9a-f][0-9a-f]*) ;; *) return 1 ;; esac
+  if ! g --git-dir="$old" cat-file -e "$tip^{commit}" 2>/dev/null; then
+    # The clone is behind: fetch the tip through the gateway (a member credential) into the old
+    # object store first; only objects reachable from the tip are then copied (and re-hashed).
+    [ -n "\${GS_AUTH:-}" ] || return 1
+    g -c protocol.http.allow=always -c protocol.https.allow=always -c "http.extraHeader=Authorization: $GS_AUTH" --git-dir="$old" fetch -q --no-tags --no-write-fetch-head "$url" "+refs/heads/$base:refs/gs-scrub-net" >/dev/null 2>&1 || return 1
+    g --git-dir="$old" cat-file -e "$tip^{commit}" 2>/dev/null || return 1
+  fi
+  g --git-dir="$old" update-ref refs/gs-scrub-tip "$tip" || return 1
+  g --git-dir="$new" fetch -q --no-tags --no-write-fetch-head --update-shallow "$old" "+refs/gs-scrub-tip:refs/remotes/origin/$base" >/dev/null 2>&1 || return 1
   sha="$(g --git-dir="$new" rev-parse -q --verify "refs/remotes/origin/$base^{commit}")" || return 1
+  [ "$sha" = "$tip" ] || return 1
   rm -rf -- "$old" && mv -- "$new" "$old" || return 1
   cd "$repo" || return 1
   # A fresh index of origin/<base>, refreshed by hashing what is on disk (no stat data or flag the
@@ -120,8 +134,12 @@ verify() {
 /**
  * Returns a pool member to "as cloned" and verifies it.
  * Env: GS_HOME (the member's home; HOME itself is pointed elsewhere so no profile of the tenant's
- * runs in a login shell), E2B_SANDBOX_ID (set by the sandbox).
- * Output: __GS_SCOPE=machine|sandbox, then __GS_CLEAN=1 when verified clean, else __GS_CLEAN=0
+ * runs in a login shell), GS_TIP (the base's tip as the service read it upstream: the clone is
+ * rebuilt at exactly that commit, fetched through the gateway with GS_AUTH (a member credential)
+ * when the old clone lacks it; the clone is removed when GS_TIP is empty or cannot be had, or
+ * when its origin is not GS_URL, the repo's gateway URL),
+ * E2B_SANDBOX_ID (set by the sandbox).
+ * Output: __GS_SCOPE=machine|sandbox, __GS_BASE=<commit> when the clone was kept, then __GS_CLEAN=1 when verified clean, else __GS_CLEAN=0
  * (and __GS_STRAY=<what> on stderr). Exit: 0 clean, 1 not clean (the member is discarded).
  * A clone that cannot be rebuilt (not a git dir, bad config, origin/<base> missing) is removed;
  * a member without a clone is clean (its next lease clones).
@@ -147,6 +165,7 @@ url=""; base=""; sha=""
 if [ -e "$home/repo" ] && ! rebuild; then
   cd / && rm -rf -- "$home/repo" "$home/.gs-scrub.git"
 fi
+[ -d "$home/repo/.git" ] && echo "__GS_BASE=$sha"
 cd /
 ${VERIFY}
 if verify; then echo "__GS_CLEAN=1"; else echo "__GS_CLEAN=0"; exit 1; fi`;

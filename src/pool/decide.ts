@@ -3,8 +3,12 @@
 /** A pool member as the coordinator stores it. */
 export interface Member {
   sandbox_id: string;
-  state: 'creating' | 'idle' | 'leased' | 'scrubbing';
+  state: 'creating' | 'idle' | 'leased' | 'scrubbing' | 'refreshing';
   repo_key: string | null;
+  /** The clone's repository and base branch, and the commit its origin/<base> is at (service-verified). */
+  repo_url?: string | null;
+  base_branch?: string | null;
+  base_commit?: string | null;
   home: string | null;
   created_at: number;
   retire_at: number;

@@ -35,6 +35,13 @@ export const MIGRATIONS_SQL = [
   MS_TO_SECONDS_SQL,
   // When a member last turned idle (null while not idle), for the idle sandbox-seconds counter.
   `ALTER TABLE members ADD COLUMN idle_since INTEGER`,
+  `ALTER TABLE members ADD COLUMN repo_url TEXT`,
+  `ALTER TABLE members ADD COLUMN base_branch TEXT`,
+  `ALTER TABLE members ADD COLUMN base_commit TEXT`,
+  `ALTER TABLE leases ADD COLUMN base_commit TEXT`,
+  `ALTER TABLE leases ADD COLUMN fetched_at INTEGER`,
+  // The last tip of each repo + branch the service saw upstream (checked, or moved by its own landing).
+  `CREATE TABLE IF NOT EXISTS repo_tips (repo_key TEXT NOT NULL, branch TEXT NOT NULL, repo_url TEXT NOT NULL, sha TEXT, checked_at INTEGER NOT NULL, PRIMARY KEY (repo_key, branch))`,
 ];
 
 /** Pool settings from the parsed config. */
@@ -50,6 +57,7 @@ export function settingsFromConfig(cfg: Config): PoolSettings {
     idleMaxAgeS: cfg.IDLE_MAX_AGE_S,
     reusePolicy: cfg.REUSE_POLICY,
     maxLeasesPerAgent: cfg.MAX_LEASES_PER_AGENT,
+    maxStalenessS: cfg.MAX_STALENESS_S,
     prewarmRepos: parsePrewarmRepos(cfg.PREWARM_REPOS, cfg.ALLOWED_REPOS),
   };
 }

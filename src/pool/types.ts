@@ -14,6 +14,8 @@ export interface PoolSettings {
   idleMaxAgeS: number;
   reusePolicy: 'reuse' | 'discard';
   maxLeasesPerAgent: number;
+  /** An idle clone whose base was seen as the tip within this long is leased without a fetch. */
+  maxStalenessS: number;
   /** Repos cloned into new warm members ahead of demand (normalised URL + base branch). */
   prewarmRepos: { url: string; key: string; host: string; branch: string }[];
 }
@@ -41,6 +43,9 @@ export interface LeaseRecord {
   workdir: string | null;
   home: string | null;
   idem_key: string | null;
+  /** The base commit the clone starts from, and when the service last saw it as the tip (null: fetch at prepare). */
+  base_commit?: string | null;
+  fetched_at?: number | null;
 }
 
 /** What a caller asks for. */

@@ -2,6 +2,7 @@
 import { markers } from '../git/status.ts';
 import { precloneScript, setupScript } from '../git/scripts.ts';
 import { scrubScript } from '../git/scrub-script.ts';
+import { refreshScript } from '../git/refresh-script.ts';
 import { serviceGitEnv } from '../git/env.ts';
 import { connectSandbox, run, type ProviderOptions } from './provider.ts';
 
@@ -22,15 +23,28 @@ const NO_HOME = '/proc/self/gs-no-home';
  * killed, $HOME/$TMPDIR/tmp emptied, the clone rebuilt at origin/<base>. True only when the
  * script verified all of it; false means the member must be destroyed.
  */
-export async function scrubSandbox(p: ProviderOptions, sandboxId: string, timeoutMs: number): Promise<boolean> {
+export async function scrubSandbox(p: ProviderOptions, sandboxId: string, timeoutMs: number, clone: { tip: string | null; url: string; authorization: string } | null = null): Promise<{ clean: boolean; base: string | null }> {
   const sbx = await connectSandbox(p, sandboxId, timeoutMs);
   const procs = await sbx.commands.list();
   await Promise.all(procs.map((pr) => sbx.commands.kill(pr.pid).catch(() => false)));
   // The home comes from envd's file service, not from a shell the tenant's dotfiles could steer.
   const home = (await sbx.files.getInfo('~')).path;
-  if (!home.startsWith('/')) return false;
-  const r = await run(sbx, scrubScript(), { timeoutMs: 120_000, envs: { GS_HOME: home, HOME: NO_HOME } });
-  return r.exitCode === 0 && markers(r.stdout).CLEAN === '1';
+  if (!home.startsWith('/')) return { clean: false, base: null };
+  const r = await run(sbx, scrubScript(), { timeoutMs: 120_000, envs: { GS_HOME: home, HOME: NO_HOME, GS_TIP: clone?.tip ?? '', GS_URL: clone?.url ?? '', GS_AUTH: clone?.authorization ?? '' } });
+  const m = markers(r.stdout);
+  return { clean: r.exitCode === 0 && m.CLEAN === '1', base: m.BASE || null };
+}
+
+/**
+ * Fetches origin/<base> of an idle member's clone through the gateway (a read-only member
+ * credential) and returns the commit it is at; throws when the fetch failed.
+ */
+export async function refreshClone(p: ProviderOptions, sandboxId: string, timeoutMs: number, branch: string, authorization: string): Promise<string> {
+  const sbx = await connectSandbox(p, sandboxId, timeoutMs);
+  const r = await run(sbx, refreshScript(), { timeoutMs: 120_000, envs: { GS_BRANCH: branch, ...serviceGitEnv({ authorization }) } });
+  const base = markers(r.stdout).BASE;
+  if (r.exitCode !== 0 || !base) throw new Error(`refresh failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n').slice(-3).join(' | ').slice(0, 300)}`);
+  return base;
 }
 
 /** Clones a repo into a fresh pool member so its first lease of that repo is an affinity hit. */

@@ -38,7 +38,7 @@ export async function ensureLander(ctx: ServiceContext, lock: LockClient, token:
   if (!got.ok) throw new AppError('POOL_EXHAUSTED', `no sandbox for the lander of ${repo.key}: ${got.message}`, { retryAfterS: got.retryAfterS });
   try {
     const prepared = await prepare(ctx, got.lease);
-    const lease = (await pool.markReady(got.lease.id, prepared.workdir, prepared.home)) ?? got.lease;
+    const lease = (await pool.markReady(got.lease.id, prepared.workdir, prepared.home, prepared.base)) ?? got.lease;
     await lock.setLander(token, lease.id);
     ctx.log.info('lander_created', { lease: lease.id, repo: repo.key, base });
     return { lease, sbx: await connectSandbox(providerOptions(ctx.cfg), lease.sandbox_id, connectTimeoutMs(lease)) };

@@ -25,6 +25,9 @@ export interface LeaseView {
   expires_at: string;
   lease_source: 'warm' | 'affinity' | 'cold';
   mode: 'pooled' | 'direct';
+  /** The commit of origin/<branch> the lease started from, and when the service last saw it as the tip. */
+  base_commit: string | null;
+  fetched_at: string | null;
 }
 
 /** Input of createLease (already shape-validated by zod). */
@@ -51,6 +54,8 @@ export function leaseView(l: LeaseRecord): LeaseView {
     expires_at: new Date(l.expires_at).toISOString(),
     lease_source: l.source,
     mode: l.mode,
+    base_commit: l.base_commit ?? null,
+    fetched_at: l.fetched_at ? new Date(l.fetched_at).toISOString() : null,
   };
 }
 
@@ -89,7 +94,7 @@ export async function createLease(ctx: ServiceContext, agentId: string, input: C
     const lease = got.lease;
     try {
       const prepared = await prepare(ctx, lease);
-      const ready = await pool.markReady(lease.id, prepared.workdir, prepared.home);
+      const ready = await pool.markReady(lease.id, prepared.workdir, prepared.home, prepared.base);
       ctx.log.info('lease_created', { lease: lease.id, agent: agentId, repo: repo.key, source: lease.source, mode });
       return leaseView(ready ?? lease);
     } catch (e) {
@@ -108,7 +113,7 @@ export async function createLease(ctx: ServiceContext, agentId: string, input: C
 }
 
 /** Clones (or fetches) the repo through the gateway and checks out the lease's branch. */
-export async function prepare(ctx: ServiceContext, lease: LeaseRecord): Promise<{ workdir: string; home: string }> {
+export async function prepare(ctx: ServiceContext, lease: LeaseRecord): Promise<{ workdir: string; home: string; base?: { commit: string; fetched: boolean } }> {
   const p = providerOptions(ctx.cfg);
   const sbx = await connectSandbox(p, lease.sandbox_id, connectTimeoutMs(lease));
   const authorization = await gatewayAuthorization(ctx.cfg.ERROR_ENCRYPTION_KEY, lease.id);
@@ -120,6 +125,8 @@ export async function prepare(ctx: ServiceContext, lease: LeaseRecord): Promise<
       GS_AGENT_BRANCH: lease.agent_branch,
       GS_AGENT: lease.agent_id,
       GS_AUTH: authorization,
+      // Set only when the pool verified this clone fresh: the prepare then runs no network command.
+      GS_EXPECT: lease.base_commit ?? '',
       ...serviceGitEnv({ authorization }),
     },
   });
@@ -129,7 +136,7 @@ export async function prepare(ctx: ServiceContext, lease: LeaseRecord): Promise<
     const code = r.exitCode === EXIT.CLONE ? 'CLONE_FAILED' : 'GIT_FAILED';
     throw new AppError(code, `could not clone ${lease.repo_url} at branch ${lease.branch}`, { internal: r.stderr.slice(-2000) });
   }
-  return { workdir: m.WORKDIR, home: m.HOME };
+  return { workdir: m.WORKDIR, home: m.HOME, base: m.BASE ? { commit: m.BASE, fetched: m.FETCHED !== '0' } : undefined };
 }
 
 /** Maps a failed lookup to its error. */

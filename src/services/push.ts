@@ -223,6 +223,9 @@ async function landBatch(ctx: ServiceContext, lease: LeaseRecord, lock: LockClie
     });
     const results = entries.map(({ id }) => ({ id, ...(out.get(id) ?? { status: 'missing' as const, conflicts: [] }) }));
     if (!(await lock.complete(token, results))) throw new AppError('GIT_FAILED', 'the repo lock expired while landing; push again');
+    // The service knows the tip it just landed: idle clones of this repo catch up in the background.
+    const tip = results.filter((r) => r.status === 'landed' && r.commit).at(-1)?.commit;
+    if (tip) await poolStub(ctx.env).noteTip(lease.repo_key, lease.branch, lease.repo_url, tip).catch(() => undefined);
     if (await lock.sweepDue(token, SWEEP_EVERY_MS)) await sweepQueueRefs(ctx, lock, l, envs).catch((e) => ctx.log.warn('queue_sweep_failed', { error: String(e) }));
     return attempts;
   } catch (e) {
