@@ -78,7 +78,7 @@ function list(ctx: ControlContext, url: URL, res: ServerResponse, paged: boolean
     states.includes(s.state) &&
     Object.entries(meta).every(([k, v]) => s.metadata[k] === v) &&
     (!template || s.templateId === template) &&
-    (Number.isNaN(after) || s.startedAt.getTime() > after));
+    (Number.isNaN(after) || s.startedAt.getTime() >= after));
   items.sort((a, b) => (asc ? a.seq - b.seq : b.seq - a.seq));
   if (!paged) { sendJson(res, 200, items.map(listedJson)); return; }
   if (q.get('nextToken') && Number.isFinite(token)) items = items.filter((s) => (asc ? s.seq > token : s.seq < token));
@@ -135,7 +135,11 @@ export async function handleControl(ctx: ControlContext, req: IncomingMessage, r
 
   if (method === 'GET' && action === '') return sendJson(res, 200, { ...listedJson(sbx), envdAccessToken: sbx.accessToken, domain: null });
   if (method === 'DELETE' && action === '') { void ctx.store.terminate(sbx, 'killed'); return sendEmpty(res); }
-  if (method === 'GET' && action === 'metrics') return sendJson(res, 200, []);
+  if (method === 'GET' && action === 'metrics') {
+    const start = seconds(url.searchParams.get('start') ?? undefined);
+    const end = seconds(url.searchParams.get('end') ?? undefined);
+    return sendJson(res, 200, ctx.store.opts.metrics.samples(sbx.id, start, end));
+  }
   if (method !== 'POST') throw new HttpError(405, `method ${method} not allowed`);
   const b = await readJson(req);
   switch (action) {

@@ -1,32 +1,35 @@
 // Builds filesystem `EntryInfo` messages (proto3 JSON, as envd/Go protojson emits them) from
-// lstat/stat results: type/mode of the symlink target, Go FileMode.String() permissions.
+// lstat/stat results: type/mode of the symlink target, Go FileMode.String() permissions, owner names.
 import { readFileSync, type Stats } from 'node:fs';
-import { lstat, realpath, stat } from 'node:fs/promises';
-import path from 'node:path';
 
 /** `EntryInfo` wire shape. */
 export interface EntryJson {
   name: string; type: string; path: string; size: string; mode: number; permissions: string;
-  owner: string; group: string; modifiedTime: string; symlinkTarget?: string;
+  owner: string; group: string; modifiedTime: string; symlinkTarget?: string; metadata?: Record<string, string>;
 }
 
-let names: { users: Map<number, string>; groups: Map<number, string> } | undefined;
+/** Turns host uid/gid into the names the sandbox would show. */
+export interface OwnerNames { user(uid: number): string; group(gid: number): string }
 
-/** uid/gid → name maps, read once from /etc/passwd and /etc/group. */
-function idNames() {
-  if (names) return names;
-  const parse = (file: string) => {
-    const m = new Map<number, string>();
-    try {
-      for (const line of readFileSync(file, 'utf8').split('\n')) {
-        const f = line.split(':');
-        if (f.length > 2) m.set(Number(f[2]), f[0]);
-      }
-    } catch { /* no such file */ }
-    return m;
-  };
-  names = { users: parse('/etc/passwd'), groups: parse('/etc/group') };
-  return names;
+let hostNames: { users: Map<number, string>; groups: Map<number, string> } | undefined;
+
+/** uid/gid → name from the host's /etc/passwd and /etc/group (read once). */
+export function hostOwnerNames(): OwnerNames {
+  if (!hostNames) {
+    const parse = (file: string) => {
+      const m = new Map<number, string>();
+      try {
+        for (const line of readFileSync(file, 'utf8').split('\n')) {
+          const f = line.split(':');
+          if (f.length > 2) m.set(Number(f[2]), f[0]);
+        }
+      } catch { /* no such file */ }
+      return m;
+    };
+    hostNames = { users: parse('/etc/passwd'), groups: parse('/etc/group') };
+  }
+  const n = hostNames;
+  return { user: (uid) => n.users.get(uid) ?? String(uid), group: (gid) => n.groups.get(gid) ?? String(gid) };
 }
 
 /** Go's `FileMode.String()` for the types envd reports. */
@@ -44,38 +47,32 @@ function fileType(st: Stats): string {
   return 'FILE_TYPE_UNSPECIFIED';
 }
 
-/**
- * EntryInfo for `abs`. Symlinks report the target's type/mode and the resolved target path;
- * a dangling symlink is reported as FILE_TYPE_SYMLINK.
- */
-export async function entryInfo(abs: string, lst?: Stats): Promise<EntryJson> {
-  const l = lst ?? (await lstat(abs));
-  let st = l;
-  let symlinkTarget: string | undefined;
-  let type: string;
-  if (l.isSymbolicLink()) {
-    try {
-      st = await stat(abs);
-      symlinkTarget = await realpath(abs);
-      type = fileType(st);
-    } catch {
-      type = 'FILE_TYPE_SYMLINK';
-    }
-  } else {
-    type = fileType(l);
-  }
-  const { users, groups } = idNames();
+/** What is known about one entry: its own lstat, and for a symlink its target's stat and path. */
+export interface EntryFacts {
+  name: string;
+  path: string;
+  lst: Stats;
+  /** Target of a symlink; undefined for a dangling one (reported as FILE_TYPE_SYMLINK). */
+  target?: { st: Stats; path: string };
+  metadata?: Record<string, string>;
+}
+
+/** EntryInfo from gathered facts. Symlinks report the target's type/mode and the resolved target path. */
+export function buildEntry(f: EntryFacts, names: OwnerNames): EntryJson {
+  const isLink = f.lst.isSymbolicLink();
+  const st = isLink && f.target ? f.target.st : f.lst;
   const e: EntryJson = {
-    name: path.basename(abs),
-    type,
-    path: abs,
+    name: f.name,
+    type: isLink ? (f.target ? fileType(f.target.st) : 'FILE_TYPE_SYMLINK') : fileType(f.lst),
+    path: f.path,
     size: String(st.size),
     mode: st.mode & 0o777,
-    permissions: permissions(st, l.isSymbolicLink()),
-    owner: users.get(st.uid) ?? String(st.uid),
-    group: groups.get(st.gid) ?? String(st.gid),
+    permissions: permissions(st, isLink),
+    owner: names.user(st.uid),
+    group: names.group(st.gid),
     modifiedTime: st.mtime.toISOString(),
   };
-  if (symlinkTarget !== undefined) e.symlinkTarget = symlinkTarget;
+  if (isLink && f.target) e.symlinkTarget = f.target.path;
+  if (f.metadata && Object.keys(f.metadata).length > 0) e.metadata = f.metadata;
   return e;
 }

@@ -1,12 +1,12 @@
 // envd `process.Process` service: Start/Connect server streams and the List, SendInput,
 // SendSignal, CloseStdin, Update unary calls, on top of the sandbox's ProcessTable.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { stat } from 'node:fs/promises';
 import {
   RpcError, RpcStream, connectTimeoutMs, keepaliveMs, readRpcRequest, sendStreamError, sendUnary,
 } from './connect-codec.ts';
-import type { ManagedProcess, ProcessConfig, Subscriber } from './processes.ts';
-import type { Sandbox } from './sandbox.ts';
+import { basicAuthUser } from './http-util.ts';
+import { MissingCwdError, type ManagedProcess, type ProcessConfig, type Subscriber } from './processes.ts';
+import type { Sandbox, SandboxUser } from './sandbox.ts';
 
 const KEEPALIVE = { event: { keepalive: {} } };
 
@@ -28,14 +28,18 @@ function mustFind(sbx: Sandbox, body: Record<string, any>): ManagedProcess {
   return proc;
 }
 
-/** envd cwd rules: empty → home, `~` expanded, relative → home; must exist inside the sandbox. */
-async function resolveCwd(sbx: Sandbox, cwd: unknown): Promise<string> {
-  const want = typeof cwd === 'string' ? cwd : '';
-  const abs = sbx.lexicalPath(want);
-  if (abs === null) throw new RpcError('invalid_argument', `cwd '${want}' is outside the sandbox directory ${sbx.dir}`);
-  const st = await stat(abs).catch(() => null);
-  if (!st || !st.isDirectory()) throw new RpcError('invalid_argument', `cwd '${want}' does not exist`);
-  return abs;
+/** The envd user of a request (`Authorization: Basic`); unknown names are `unauthenticated`. */
+export function requestUser(sbx: Sandbox, req: IncomingMessage): SandboxUser {
+  const name = basicAuthUser(req);
+  const u = sbx.user(name);
+  if (!u) throw new RpcError('unauthenticated', `invalid username: '${name}'`);
+  return u;
+}
+
+function ptySize(v: any): { cols: number; rows: number } | undefined {
+  if (!v) return undefined;
+  const size = v.size ?? {};
+  return { cols: Math.max(1, Number(size.cols) || 80), rows: Math.max(1, Number(size.rows) || 24) };
 }
 
 /** Streams one process's events into an RpcStream until it ends or the client leaves. */
@@ -54,13 +58,15 @@ async function start(sbx: Sandbox, req: IncomingMessage, res: ServerResponse, bo
   if (typeof p.cmd !== 'string' || !p.cmd) throw new RpcError('invalid_argument', 'process.cmd is required');
   const envs: Record<string, string> = {};
   for (const [k, v] of Object.entries(p.envs ?? {})) envs[k] = String(v);
+  const user = requestUser(sbx, req);
+  const wantCwd = typeof p.cwd === 'string' ? p.cwd : '';
   const config: ProcessConfig = {
-    cmd: p.cmd, args: Array.isArray(p.args) ? p.args.map(String) : [], envs, cwd: await resolveCwd(sbx, p.cwd),
+    cmd: p.cmd, args: Array.isArray(p.args) ? p.args.map(String) : [], envs, cwd: sbx.sandboxPath(wantCwd, user),
   };
-  const pty = Boolean(body.pty);
+  const pty = ptySize(body.pty);
   const timeout = connectTimeoutMs(req);
   try {
-    await sbx.processes.start(config, { ...sbx.baseEnv(), ...envs }, { stdin: body.stdin === true, pty, tag: body.tag }, (proc) => {
+    await sbx.processes.start(config, { ...sbx.baseEnv(user), ...envs }, { stdin: body.stdin === true, pty, tag: body.tag, user }, (proc) => {
       if (timeout !== undefined) proc.setDeadline(timeout);
       const stream = new RpcStream(res, keepaliveMs(req), KEEPALIVE);
       stream.send({ event: { start: { pid: proc.pid } } });
@@ -68,6 +74,7 @@ async function start(sbx: Sandbox, req: IncomingMessage, res: ServerResponse, bo
       if (sbx.state !== 'running') stream.abort();
     });
   } catch (err) {
+    if (err instanceof MissingCwdError) throw new RpcError('invalid_argument', `cwd '${wantCwd}' does not exist`);
     throw new RpcError('internal', `error starting process: ${(err as Error).message}`);
   }
 }
@@ -128,7 +135,12 @@ export async function handleProcessRpc(sbx: Sandbox, method: string, req: Incomi
         proc.signal(sig);
         return sendUnary(res, {});
       }
-      case 'Update': mustFind(sbx, body); return sendUnary(res, {});
+      case 'Update': {
+        const proc = mustFind(sbx, body);
+        const size = ptySize(body.pty);
+        if (size) proc.resize(size.cols, size.rows);
+        return sendUnary(res, {});
+      }
       default: throw new RpcError('unimplemented', `process.Process/${method} is not implemented`);
     }
   } catch (err) {

@@ -2,13 +2,11 @@
 // bodies), plus v1 signed-URL verification for uploadUrl()/downloadUrl().
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { HttpError, bodyStream, readBody, sendJson } from './http-util.ts';
 import { boundaryOf, parseMultipart } from './multipart.ts';
-import { PathOutsideError, type Sandbox } from './sandbox.ts';
+import type { Sandbox, SandboxUser } from './sandbox.ts';
 
 const SMALL_FILE = 1 << 20;
 
@@ -23,17 +21,30 @@ export function validSignature(sbx: Sandbox, url: URL, op: 'read' | 'write'): bo
   return want === sig;
 }
 
-function fsError(err: unknown, p: string): HttpError {
+/**
+ * Maps fs errors onto envd's `/files` answers. A path the user cannot reach through the API
+ * (outside /home/user and /tmp, or refused by the kernel) is envd's 500 with "permission denied".
+ */
+function toHttpError(err: unknown, p: string, reading: boolean): HttpError {
   if (err instanceof HttpError) return err;
-  if (err instanceof PathOutsideError) return new HttpError(403, err.message);
+  const msg = (err as Error)?.message ?? String(err);
   switch ((err as NodeJS.ErrnoException)?.code) {
     case 'ENOENT': return new HttpError(404, `path '${p}' does not exist`);
     case 'EISDIR': return new HttpError(400, `path '${p}' is a directory`);
     case 'ENOTDIR': return new HttpError(400, `a parent of path '${p}' is not a directory`);
     case 'ENOSPC': return new HttpError(507, 'not enough disk space available');
-    case 'EACCES': case 'EPERM': return new HttpError(403, `permission denied: ${p}`);
-    default: return new HttpError(500, `error handling file '${p}': ${(err as Error)?.message}`);
+    case 'EACCES': case 'EPERM': case 'EROFS': case 'ELOOP':
+      return new HttpError(500, reading ? `error opening file '${p}': ${msg}` : `error opening file: ${msg}`);
+    default: return new HttpError(500, `error handling file '${p}': ${msg}`);
   }
+}
+
+/** The `username` query parameter's user; unknown names are 401 like envd. */
+function queryUser(sbx: Sandbox, url: URL): SandboxUser {
+  const name = url.searchParams.get('username') ?? undefined;
+  const u = sbx.user(name);
+  if (!u) throw new HttpError(401, `error looking up user '${name}': unknown user`);
+  return u;
 }
 
 /** Plain text unless the first bytes look binary (Go's http.DetectContentType, roughly). */
@@ -45,21 +56,26 @@ function sniff(buf: Buffer): string {
 /** `GET /files?path=` — raw bytes with Content-Length. */
 export async function handleFilesGet(sbx: Sandbox, url: URL, res: ServerResponse): Promise<void> {
   const p = url.searchParams.get('path') ?? '';
+  let shown = p;
   try {
-    const abs = await sbx.resolvePath(p);
-    const st = await stat(abs);
-    if (st.isDirectory()) throw new HttpError(400, `path '${p}' is a directory`);
-    if (st.size <= SMALL_FILE) {
-      const buf = await readFile(abs);
-      res.writeHead(200, { 'content-type': sniff(buf), 'content-length': String(buf.length) });
-      res.end(buf);
-      return;
+    const user = queryUser(sbx, url);
+    shown = sbx.sandboxPath(p, user);
+    const { fh, size } = await sbx.fs.openRead(shown);
+    try {
+      if (size <= SMALL_FILE) {
+        const buf = await fh.readFile();
+        res.writeHead(200, { 'content-type': sniff(buf), 'content-length': String(buf.length) });
+        res.end(buf);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(size) });
+      await pipeline(fh.createReadStream({ autoClose: false }), res);
+    } finally {
+      await fh.close();
     }
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(st.size) });
-    await pipeline(createReadStream(abs), res);
   } catch (err) {
     if (res.headersSent) { res.destroy(); return; }
-    throw fsError(err, p);
+    throw toHttpError(err, shown, true);
   }
 }
 
@@ -71,19 +87,16 @@ function metadataOf(req: IncomingMessage): Record<string, string> | undefined {
   return out;
 }
 
-async function checkTarget(abs: string, p: string): Promise<void> {
-  const st = await stat(abs).catch(() => null);
-  if (st?.isDirectory()) throw new HttpError(400, `path '${p}' is a directory`);
-  await mkdir(path.dirname(abs), { recursive: true });
-}
-
 /** `POST /files` — multipart (one part per file, filename = destination) or raw octet-stream. */
 export async function handleFilesPost(sbx: Sandbox, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const queryPath = url.searchParams.get('path');
   const ctype = String(req.headers['content-type'] ?? '');
+  const metadata = metadataOf(req);
   const written: string[] = [];
   let current = queryPath ?? '';
   try {
+    const user = queryUser(sbx, url);
+    const owner = sbx.owner(user);
     if (/^multipart\/form-data/i.test(ctype)) {
       const boundary = boundaryOf(ctype);
       if (!boundary) throw new HttpError(400, 'multipart boundary missing');
@@ -92,29 +105,25 @@ export async function handleFilesPost(sbx: Sandbox, url: URL, req: IncomingMessa
       const targets = new Map<string, Buffer>();
       for (const part of parts) {
         if (part.name !== 'file') continue;
-        current = queryPath ?? part.filename ?? '';
-        if (!current) throw new HttpError(400, 'file part without a destination path');
-        const abs = await sbx.resolvePath(current);
-        if (targets.has(abs)) throw new HttpError(400, `cannot upload the same path twice: ${current}`);
-        await checkTarget(abs, current);
-        targets.set(abs, part.data);
+        const raw = queryPath ?? part.filename ?? '';
+        if (!raw) throw new HttpError(400, 'file part without a destination path');
+        current = sbx.sandboxPath(raw, user);
+        if (targets.has(current)) throw new HttpError(400, `you cannot upload multiple files to the same path '${current}' in one upload request`);
+        targets.set(current, part.data);
       }
       if (targets.size === 0) throw new HttpError(400, 'no file parts in the request');
-      for (const [abs, data] of targets) {
-        await writeFile(abs, data);
-        written.push(abs);
+      for (const [p, data] of targets) {
+        current = p;
+        written.push(await sbx.fs.write(p, data, owner, metadata));
       }
     } else {
       if (!queryPath) throw new HttpError(400, 'path query parameter is required for octet-stream uploads');
-      const abs = await sbx.resolvePath(queryPath);
-      await checkTarget(abs, queryPath);
-      await pipeline(bodyStream(req), createWriteStream(abs));
-      written.push(abs);
+      current = sbx.sandboxPath(queryPath, user);
+      written.push(await sbx.fs.write(current, bodyStream(req), owner, metadata));
     }
   } catch (err) {
     req.resume();
-    throw fsError(err, current);
+    throw toHttpError(err, current, false);
   }
-  const metadata = metadataOf(req);
-  sendJson(res, 200, written.map((abs) => ({ path: abs, name: path.basename(abs), type: 'file', ...(metadata ? { metadata } : {}) })));
+  sendJson(res, 200, written.map((p) => ({ path: p, name: path.posix.basename(p), type: 'file', ...(metadata ? { metadata } : {}) })));
 }

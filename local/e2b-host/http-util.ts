@@ -70,3 +70,12 @@ export function sendRestError(res: ServerResponse, status: number, message: stri
 export function drain(req: IncomingMessage): void {
   if (!req.complete) req.resume();
 }
+
+/** The user named by `Authorization: Basic base64("<user>:")` (how the SDK picks the envd user). */
+export function basicAuthUser(req: IncomingMessage): string | undefined {
+  const auth = req.headers.authorization;
+  if (typeof auth !== 'string' || !/^basic /i.test(auth)) return undefined;
+  const decoded = Buffer.from(auth.slice(6).trim(), 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  return i < 0 ? decoded : decoded.slice(0, i);
+}

@@ -1,5 +1,6 @@
 // CLI: `node local/e2b-host/main.ts --port N [--create-latency-ms L] [--max-sandboxes M]
-// [--api-key K] [--root DIR] [--default-timeout-s S] [--spawn-workers W] [--host H] [--quiet]`; prints one JSON line.
+// [--api-key K] [--root DIR] [--default-timeout-s S] [--spawn-workers W] [--host H] [--isolation auto|off|required]
+// [--quiet]`; prints one JSON line.
 import { parseArgs } from 'node:util';
 import { startE2BHost } from './index.ts';
 
@@ -13,13 +14,14 @@ const { values } = parseArgs({
     'max-sandboxes': { type: 'string' },
     'default-timeout-s': { type: 'string' },
     'spawn-workers': { type: 'string' },
+    isolation: { type: 'string' },
     quiet: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 
 if (values.help) {
-  process.stdout.write('usage: node local/e2b-host/main.ts --port N [--host H] [--create-latency-ms L] [--max-sandboxes M] [--api-key K] [--root DIR] [--default-timeout-s S] [--spawn-workers W] [--quiet]\n');
+  process.stdout.write('usage: node local/e2b-host/main.ts --port N [--host H] [--create-latency-ms L] [--max-sandboxes M] [--api-key K] [--root DIR] [--default-timeout-s S] [--spawn-workers W] [--isolation auto|off|required] [--quiet]\n');
   process.exit(0);
 }
 
@@ -33,11 +35,13 @@ const host = await startE2BHost({
   maxSandboxes: num(values['max-sandboxes']),
   defaultTimeoutS: num(values['default-timeout-s']),
   spawnWorkers: num(values['spawn-workers']),
+  isolation: values.isolation as 'auto' | 'off' | 'required' | undefined,
   log: values.quiet ? undefined : (line) => process.stderr.write(`[e2b-host] ${line}\n`),
 });
 
 // The key is printed once on stdout for the caller that started us; it is never logged.
-process.stdout.write(`${JSON.stringify({ url: host.url, apiKey: host.apiKey, root: host.root })}\n`);
+process.stdout.write(`${JSON.stringify({ url: host.url, apiKey: host.apiKey, root: host.root, isolation: host.isolation })}\n`);
+if (!host.isolation.enabled) process.stderr.write(`[e2b-host] WARNING: sandboxes are NOT isolated: ${host.isolation.reason}\n`);
 
 let stopping = false;
 const shutdown = (sig: string) => {

@@ -1,7 +1,9 @@
-// Per-sandbox process table: real child processes in their own process group, output fanned out
-// to subscribed streams, envd-style end events, exits retained 30 s for Connect.
-import type { ChildHandle, Spawner } from './spawner.ts';
-import type { Sandbox } from './sandbox.ts';
+// Per-sandbox process table: real child processes in their own process group (entered into the
+// sandbox's namespaces when it is isolated), output fanned out to subscribed streams, envd-style
+// end events, exits retained 30 s for Connect. Pids are the ones the sandbox itself sees.
+import { ptyArgv, resizeLine } from './pty-helper.ts';
+import { SpawnError, type ChildHandle, type Spawner } from './spawner.ts';
+import type { Sandbox, SandboxUser } from './sandbox.ts';
 
 /** `ProcessEvent.end` as envd builds it from Go's ProcessState. */
 export interface EndEvent { exitCode?: number; exited: boolean; status: string; error?: string }
@@ -22,11 +24,23 @@ const SIGNAL_NAMES: Record<string, string> = {
   SIGPIPE: 'broken pipe', SIGABRT: 'aborted', SIGSEGV: 'segmentation fault', SIGALRM: 'alarm clock',
 };
 
-/** envd runs `/bin/bash -l -c cmd`; a login shell would source host profiles (PATH/HOME resets), so drop `-l`. */
+/** A Start that could not run because its working directory is missing. */
+export class MissingCwdError extends Error {}
+
+/**
+ * Without isolation, a login shell would source the host's profiles (PATH/HOME resets), so `-l`
+ * is dropped from `bash`; an isolated sandbox keeps envd's `bash -l`.
+ */
 function hostArgs(cmd: string, args: string[]): string[] {
   if (!/(^|\/)bash$/.test(cmd)) return args;
   return args.filter((a) => a !== '-l' && a !== '--login');
 }
+
+/**
+ * Runs first in the sandbox: enters the cwd (or reports `cwd` on fd 3), reports its pid on fd 3,
+ * closes fd 3 and becomes the command.
+ */
+const SHIM = 'cd -- "$1" 2>/dev/null || { echo cwd >&3; exit 127; }; echo $$ >&3; exec 3>&-; shift; exec "$@"';
 
 function endEvent(code: number | null, sig: string | null): EndEvent {
   if (code !== null) {
@@ -41,6 +55,7 @@ function endEvent(code: number | null, sig: string | null): EndEvent {
 
 /** One spawned process and its subscribers. */
 export class ManagedProcess {
+  /** The pid as the sandbox sees it (what the SDK gets). */
   readonly pid: number;
   readonly config: ProcessConfig;
   readonly tag: string | undefined;
@@ -57,7 +72,7 @@ export class ManagedProcess {
 
   constructor(child: ChildHandle, config: ProcessConfig, tag: string | undefined, stdinOpen: boolean) {
     this.child = child;
-    this.pid = child.pid;
+    this.pid = child.nsPid;
     this.config = config;
     this.tag = tag;
     this.stdinOpen = stdinOpen;
@@ -73,7 +88,8 @@ export class ManagedProcess {
   /** Signals the whole process group; ensures `end` still arrives if a grandchild holds the pipes. */
   signal(sig: NodeJS.Signals): void {
     if (this.result) return;
-    try { process.kill(-this.pid, sig); } catch { try { process.kill(this.pid, sig); } catch { /* gone */ } }
+    const host = this.child.pid;
+    try { process.kill(-host, sig); } catch { try { process.kill(host, sig); } catch { /* gone */ } }
     if ((sig === 'SIGKILL' || sig === 'SIGTERM') && !this.forcing) {
       // envd cancels its output readers on kill; something that escaped the group may still
       // hold the pipes, so close them shortly after the leader exits.
@@ -87,6 +103,11 @@ export class ManagedProcess {
   write(data: Buffer): void {
     if (!this.stdinOpen || this.stdinEnded || this.result) throw new Error('error writing to stdin: stdin not enabled or closed');
     this.child.write(data);
+  }
+
+  /** Applies a PTY size (no-op for a process without a terminal). */
+  resize(cols: number, rows: number): void {
+    if (!this.result) this.child.control(resizeLine(cols, rows));
   }
 
   closeStdin(): void {
@@ -122,14 +143,36 @@ export class ProcessTable {
    * Spawns a process. `onStarted` runs before any output is delivered, so the caller can send
    * the `start` event and subscribe without losing data.
    */
-  async start(config: ProcessConfig, env: Record<string, string>, opts: { stdin: boolean; pty: boolean; tag?: string }, onStarted: (p: ManagedProcess) => void): Promise<ManagedProcess> {
-    const useStdin = opts.stdin || opts.pty;
-    const child = await this.spawner.spawn({ cmd: config.cmd, args: hostArgs(config.cmd, config.args), cwd: config.cwd, env, stdin: useStdin });
+  async start(
+    config: ProcessConfig, env: Record<string, string>,
+    opts: { stdin: boolean; pty?: { cols: number; rows: number }; tag?: string; user: SandboxUser },
+    onStarted: (p: ManagedProcess) => void,
+  ): Promise<ManagedProcess> {
+    const sbx = this.sbx;
+    const iso = sbx.isolation;
+    const python3 = iso ? iso.tools.python3 : '/usr/bin/python3';
+    const pty = opts.pty && python3 ? opts.pty : undefined;
+    const useStdin = opts.stdin || opts.pty !== undefined;
+    const args = iso ? config.args : hostArgs(config.cmd, config.args);
+    const inner = pty ? ptyArgv(python3!, pty.cols, pty.rows, config.cmd, args) : [config.cmd, ...args];
+    const shim = ['/bin/sh', '-c', SHIM, 'sh', config.cwd, ...inner];
+    let argv = shim;
+    if (iso) {
+      if (!sbx.root) throw new Error('sandbox root is not running');
+      argv = iso.enterArgs(sbx.root.initPid, opts.user.uid, shim);
+    }
+    let child: ChildHandle;
+    try {
+      child = await this.spawner.spawn({ cmd: argv[0], args: argv.slice(1), cwd: '/', env, stdin: useStdin, report: true, control: pty !== undefined });
+    } catch (err) {
+      if (err instanceof SpawnError && err.code === 'cwd') throw new MissingCwdError(config.cwd);
+      throw err;
+    }
     const proc = new ManagedProcess(child, config, opts.tag, useStdin);
     this.live.set(proc.pid, proc);
     // The sandbox may have been killed or paused while the spawn was in flight.
     if (this.sbx.state === 'killed') proc.signal('SIGKILL');
-    else if (this.sbx.state === 'paused') try { process.kill(-proc.pid, 'SIGSTOP'); } catch { /* gone */ }
+    else if (this.sbx.state === 'paused') try { process.kill(-child.pid, 'SIGSTOP'); } catch { /* gone */ }
     onStarted(proc);
     child.attach({
       data: (kind, chunk) => {
@@ -141,7 +184,7 @@ export class ProcessTable {
         proc.finish(code, sig);
         this.live.delete(proc.pid);
         // Members of the group may outlive the leader (`cmd &`); remember them for kill/pause.
-        try { process.kill(-proc.pid, 0); this.sbx.lingeringGroups.add(proc.pid); } catch { /* group empty */ }
+        try { process.kill(-child.pid, 0); this.sbx.lingeringGroups.add(child.pid); } catch { /* group empty */ }
         this.exited.set(proc.pid, proc);
         setTimeout(() => { if (this.exited.get(proc.pid) === proc) this.exited.delete(proc.pid); }, RETAIN_EXIT_MS).unref();
       },
@@ -159,8 +202,8 @@ export class ProcessTable {
 
   list(): ManagedProcess[] { return [...this.live.values()]; }
 
-  /** Process-group ids of live processes. */
-  groups(): number[] { return [...this.live.keys()]; }
+  /** Host process-group ids of live processes. */
+  groups(): number[] { return [...this.live.values()].map((p) => p.child.pid); }
 
   /** Resolves once every live process has closed (or after `ms`). */
   whenAllClosed(ms: number): Promise<void> {

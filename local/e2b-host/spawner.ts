@@ -14,13 +14,16 @@ export interface ChildListener {
 
 /** A spawned child; events are queued until `attach` so nothing is lost between spawn and subscribe. */
 export class ChildHandle {
+  /** Host pid (and process group) of the spawned process. */
   readonly pid: number;
+  /** The pid the sandbox sees (equal to `pid` without isolation). */
+  readonly nsPid: number;
   exited = false;
   private readonly ctl: ChildControl;
   private listener: ChildListener | undefined;
   private queue: ChildEvent[] = [];
 
-  constructor(pid: number, ctl: ChildControl) { this.pid = pid; this.ctl = ctl; }
+  constructor(pid: number, nsPid: number, ctl: ChildControl) { this.pid = pid; this.nsPid = nsPid; this.ctl = ctl; }
 
   attach(l: ChildListener): void {
     this.listener = l;
@@ -42,6 +45,14 @@ export class ChildHandle {
   write(data: Buffer): void { this.ctl.write(data); }
   endStdin(): void { this.ctl.end(); }
   destroyStdio(): void { this.ctl.destroyStdio(); }
+  /** Writes to the child's control pipe (fd 4). */
+  control(text: string): void { this.ctl.control(text); }
+}
+
+/** A child that did not start; `code: 'cwd'` when it could not enter its working directory. */
+export class SpawnError extends Error {
+  code: 'cwd' | undefined;
+  constructor(message: string, code?: 'cwd') { super(message); this.code = code; }
 }
 
 interface Slot { worker: Worker; live: number }
@@ -73,15 +84,17 @@ export class Spawner {
     if (ev.t === 'spawned') {
       const p = this.pending.get(id);
       this.pending.delete(id);
-      const post = (op: string, data?: Uint8Array) => slot.worker.postMessage({ op, id, data });
-      const h = new ChildHandle(ev.pid, { write: (d) => post('write', new Uint8Array(d)), end: () => post('end'), destroyStdio: () => post('destroy') });
+      const post = (op: string, data?: Uint8Array, text?: string) => slot.worker.postMessage({ op, id, data, text });
+      const h = new ChildHandle(ev.pid, ev.nsPid, {
+        write: (d) => post('write', new Uint8Array(d)), end: () => post('end'), destroyStdio: () => post('destroy'), control: (t) => post('control', undefined, t),
+      });
       this.handles.set(id, { h, slot });
       p?.resolve(h);
       return;
     }
     if (ev.t === 'error') {
       slot.live--;
-      this.pending.get(id)?.reject(new Error(ev.message));
+      this.pending.get(id)?.reject(new SpawnError(ev.message, ev.code));
       this.pending.delete(id);
       return;
     }
@@ -120,14 +133,16 @@ export class Spawner {
 
   private spawnHere(req: SpawnRequest): Promise<ChildHandle> {
     return new Promise((resolve, reject) => {
-      let pid = -1;
       let h: ChildHandle | undefined;
-      const ctl = startChild(req, (ev) => {
-        if (ev.t === 'spawned') pid = ev.pid;
-        else if (ev.t === 'error') reject(new Error(ev.message));
-        else h?.deliver(ev);
+      let ctl: ChildControl | undefined;
+      let started: { pid: number; nsPid: number } | undefined;
+      const early: ChildEvent[] = [];
+      const make = () => { if (!h && started && ctl) { h = new ChildHandle(started.pid, started.nsPid, ctl); for (const ev of early.splice(0)) h.deliver(ev); resolve(h); } };
+      ctl = startChild(req, (ev) => {
+        if (ev.t === 'spawned') { started = ev; make(); } else if (ev.t === 'error') reject(new SpawnError(ev.message, ev.code));
+        else if (h) h.deliver(ev); else early.push(ev);
       });
-      if (ctl) { h = new ChildHandle(pid, ctl); resolve(h); }
+      make();
     });
   }
 

@@ -1,9 +1,14 @@
-// The set of live sandboxes: creation (latency, concurrency cap, injected failures), expiry at
-// the deadline, kill, pause/resume (SIGSTOP/SIGCONT of the sandbox's process groups).
-import { mkdir, rm } from 'node:fs/promises';
+// The set of live sandboxes: creation (latency, concurrency cap, injected failures, the isolated
+// root), expiry at the deadline, kill, pause/resume (SIGSTOP/SIGCONT of the sandbox's processes).
+import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { HttpError } from './http-util.ts';
+import { SANDBOX_UID, type Isolation } from './isolation.ts';
+import type { MetadataStore } from './metadata.ts';
+import type { MetricsSampler } from './metrics.ts';
 import { ProcessTable } from './processes.ts';
+import { processesInNamespace } from './proc-scan.ts';
+import { startSandboxRoot } from './sandbox-root.ts';
 import type { Spawner } from './spawner.ts';
 import { Sandbox, newSandboxId } from './sandbox.ts';
 
@@ -15,6 +20,10 @@ export interface StoreOptions {
   createLatencyMs: number;
   log: (line: string) => void;
   spawner: Spawner;
+  /** Set when sandboxes run isolated. */
+  isolation: Isolation | undefined;
+  metadata: MetadataStore;
+  metrics: MetricsSampler;
 }
 
 /** Create parameters as decoded from `POST /v2/sandboxes`. */
@@ -74,14 +83,33 @@ export class SandboxStore {
     try {
       if (this.opts.createLatencyMs > 0) await sleep(this.opts.createLatencyMs);
       const id = newSandboxId();
+      const iso = this.opts.isolation;
       const sbx = new Sandbox({
         id, seq: ++this.seq, templateId: p.templateId, metadata: p.metadata, envVars: p.envVars,
         dir: path.join(this.opts.root, id), timeoutS: p.timeoutS ?? this.opts.defaultTimeoutS,
+        isolation: iso, metadataStore: this.opts.metadata,
       });
       sbx.processes = new ProcessTable(sbx, this.opts.spawner);
-      await mkdir(sbx.home, { recursive: true });
-      await mkdir(sbx.tmp, { recursive: true });
+      await mkdir(sbx.hostHome, { recursive: true });
+      await mkdir(sbx.hostTmp, { recursive: true });
+      if (iso) {
+        // The sandbox dir stays root-only on the host; inside, home belongs to `user`, /tmp is 1777.
+        await chmod(sbx.dir, 0o711);
+        await chown(sbx.hostHome, iso.hostUid(SANDBOX_UID), iso.hostUid(SANDBOX_UID));
+        await chmod(sbx.hostHome, 0o755);
+        await chown(sbx.hostTmp, iso.hostUid(0), iso.hostUid(0));
+        await chmod(sbx.hostTmp, 0o1777);
+        try {
+          sbx.root = await startSandboxRoot(iso, sbx.hostHome, sbx.hostTmp);
+        } catch (err) {
+          await rm(sbx.dir, { recursive: true, force: true }).catch(() => {});
+          throw new HttpError(500, `could not start the sandbox: ${(err as Error).message}`);
+        }
+        // Something inside ended pid 1's watch (e.g. root killed it): the sandbox is gone.
+        void sbx.root.exited.then(() => { if (sbx.state !== 'killed') void this.terminate(sbx, 'killed'); });
+      }
       this.sandboxes.set(id, sbx);
+      this.opts.metrics.start();
       this.arm(sbx);
       this.opts.log(`sandbox ${id} created (template ${p.templateId}, timeout ${Math.round((sbx.endAt.getTime() - Date.now()) / 1000)}s)`);
       return sbx;
@@ -113,13 +141,30 @@ export class SandboxStore {
     sbx.state = 'killed';
     clearTimeout(sbx.expiryTimer);
     this.sandboxes.delete(sbx.id);
+    this.opts.metrics.forget(sbx.id);
     for (const s of sbx.streams) s.abort();
     sbx.streams.clear();
+    // Killing pid 1 of an isolated sandbox makes the kernel kill every process in it.
+    sbx.root?.kill();
     sbx.signalAll('SIGKILL');
     this.opts.log(`sandbox ${sbx.id} ${reason}`);
     await sbx.processes.whenAllClosed(2_000);
     sbx.signalAll('SIGKILL');
+    if (sbx.root) await Promise.race([sbx.root.exited, new Promise((r) => setTimeout(r, 2_000).unref())]);
     await rm(sbx.dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
+  }
+
+  /** Sends `sig` to every process of the sandbox (all of its pid namespace when isolated). */
+  private async signalSandbox(sbx: Sandbox, sig: NodeJS.Signals): Promise<void> {
+    sbx.signalAll(sig);
+    if (!sbx.root) return;
+    // Two passes: a process forked while the first pass ran is caught by the second.
+    for (let pass = 0; pass < 2; pass++) {
+      for (const pid of await processesInNamespace(sbx.root.pidNs)) {
+        if (pid === sbx.root.initPid) continue;
+        try { process.kill(pid, sig); } catch { /* gone */ }
+      }
+    }
   }
 
   /** Pauses: stops every process group and the expiry clock. False if already paused. */
@@ -128,7 +173,7 @@ export class SandboxStore {
     sbx.state = 'paused';
     for (const s of sbx.streams) s.abort();
     sbx.streams.clear();
-    sbx.signalAll('SIGSTOP');
+    void this.signalSandbox(sbx, 'SIGSTOP');
     this.arm(sbx);
     this.opts.log(`sandbox ${sbx.id} paused`);
     return true;
@@ -142,7 +187,7 @@ export class SandboxStore {
     if (sbx.state === 'paused') {
       this.checkCapacity();
       sbx.state = 'running';
-      sbx.signalAll('SIGCONT');
+      void this.signalSandbox(sbx, 'SIGCONT');
       sbx.endAt = new Date(Date.now() + (timeoutS ?? this.opts.defaultTimeoutS) * 1000);
       this.arm(sbx);
       this.opts.log(`sandbox ${sbx.id} resumed`);
@@ -158,11 +203,12 @@ export class SandboxStore {
   /** Kills everything (host shutdown). */
   async stopAll(): Promise<void> {
     clearInterval(this.sweeper);
+    this.opts.metrics.stop();
     await Promise.all(this.all().map((s) => this.terminate(s, 'shutdown')));
   }
 
   /** Synchronous last-resort kill of every process group (process 'exit' hook). */
   killAllSync(): void {
-    for (const s of this.sandboxes.values()) s.signalAll('SIGKILL');
+    for (const s of this.sandboxes.values()) { s.root?.kill(); s.signalAll('SIGKILL'); }
   }
 }
