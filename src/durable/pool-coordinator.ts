@@ -5,7 +5,7 @@ import { parseConfig } from '../config.ts';
 import { randomId } from '../lib/crypto.ts';
 import { componentLogger } from '../lib/do-logger.ts';
 import type { Logger } from '../lib/log.ts';
-import { idleTimeoutMs, pickIdle, prewarmPick, refillCount, retireAt } from '../pool/decide.ts';
+import { DEMAND_BUCKET_MS, DEMAND_WINDOW_MS, demandTarget, idleTimeoutMs, pickIdle, prewarmPick, refillCount, retireAt } from '../pool/decide.ts';
 import { ACTIVE_STATUSES, type AcquireRequest, type AcquireResult, type DrainReport, type GitPrincipal, type LeaseLookup, type LeaseRecord, type PoolSettings, type PoolStats } from '../pool/types.ts';
 import { LANDER_AGENT } from '../gateway/ref-rules.ts';
 import { gatewayAuthorization, gatewayRepoUrl, principalUser } from '../gateway/credentials.ts';
@@ -20,6 +20,9 @@ import { MIGRATIONS_SQL, settingsFromConfig, SCHEMA_SQL } from '../pool/storage.
 import { ACTIVE, PoolStore } from '../pool/store.ts';
 import { WaitQueue } from '../pool/wait-queue.ts';
 import { CreateLimiter } from '../pool/create-limiter.ts';
+
+/** How long a member past the demand target stays idle before it is let go (no churn on blips). */
+const IDLE_GRACE_MS = 60_000;
 
 /** What an idempotency key promises stays the same between retries. */
 function fingerprint(r: AcquireRequest): string {
@@ -202,6 +205,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     this.#db.leaveIdle(sandboxId, Date.now());
     this.#sql.exec(`UPDATE members SET state='leased', lease_id=? WHERE sandbox_id=?`, lease.id, sandboxId);
     this.#emit(lease.id, 'create');
+    if (req.agentId !== LANDER_AGENT) this.#db.recordArrival(Date.now());
     this.#db.countLease(lease, Date.now() - t0, source !== 'cold');
     this.#log.info('lease_granted', { lease: lease.id, agent: req.agentId, repo: req.repoKey, source, mode: req.mode, wait_ms: Date.now() - t0 });
     return { ok: true, lease, existing: false, waitedMs: Date.now() - t0 };
@@ -348,13 +352,23 @@ export class PoolCoordinator extends DurableObject<Env> {
     const idle = this.#db.members().filter((m) => m.state === 'idle');
     const retiring = this.#db.draining() ? idle : idle.filter((m) => m.retire_at <= now);
     const keep = idle.filter((m) => m.retire_at > now).sort((a, b) => b.created_at - a.created_at);
-    const surplus = keep.slice(s.poolMax);
+    // Demand sizing: members beyond the target that have sat idle a while are let go (quiet hours pay
+    // for POOL_MIN only); members beyond POOL_MAX always are.
+    const target = this.#idleTarget(now);
+    const overTarget = keep.slice(target).filter((m) => m.idle_since != null && now - m.idle_since > IDLE_GRACE_MS);
+    const surplus = [...new Set([...keep.slice(s.poolMax), ...overTarget])];
     await Promise.all([...retiring, ...surplus].map((m) => this.#terminate(m.sandbox_id, retiring.includes(m) ? 'retired' : 'surplus')));
-    const n = this.#db.draining() ? 0 : refillCount(this.#db.warmCount(), this.#db.total(), s.poolMin, s.maxSandboxes);
+    const n = this.#db.draining() ? 0 : refillCount(this.#db.warmCount(), this.#db.total(), target, s.maxSandboxes);
     await Promise.all(Array.from({ length: n }, () => this.#createMember('pooled', s, false)));
     await this.#pump();
     await this.#refreshIdle(now, s);
     await this.#arm(now);
+  }
+
+  /** Idle members to keep now, from recent demand, bounded by POOL_MIN and POOL_MAX. */
+  #idleTarget(now: number): number {
+    const s = this.settings();
+    return demandTarget(this.#db.burst(now, DEMAND_WINDOW_MS, DEMAND_BUCKET_MS), s.poolMin, s.poolMax);
   }
 
   /** Records the tip of a repo + branch the service has just seen (its own landing moved it, say). */
@@ -438,7 +452,9 @@ export class PoolCoordinator extends DurableObject<Env> {
     const nextLease = this.#db.one(`SELECT coalesce(min(expires_at), 0) AS n FROM leases WHERE status IN ${ACTIVE}`);
     const nextRetire = this.#db.one(`SELECT coalesce(min(retire_at), 0) AS n FROM members WHERE state='idle'`);
     const candidates = [now + 5 * 60_000, nextLease || Infinity, nextRetire || Infinity];
-    if (this.#db.warmCount() < s.poolMin && !this.#db.draining()) candidates.push(now + 2000);
+    if (this.#db.warmCount() < this.#idleTarget(now) && !this.#db.draining()) candidates.push(now + 2000);
+    // While demand is above POOL_MIN, look again when its window may have moved on.
+    else if (this.#idleTarget(now) > s.poolMin) candidates.push(now + DEMAND_BUCKET_MS);
     // A projection that failed (database down) is retried soon.
     if (this.#db.one(`SELECT count(*) AS n FROM outbox`) > 0) candidates.push(now + 5000);
     await this.ctx.storage.setAlarm(Math.max(now + 10, Math.min(...candidates)));

@@ -9,6 +9,8 @@ export interface Member {
   repo_url?: string | null;
   base_branch?: string | null;
   base_commit?: string | null;
+  /** When the member last turned idle (null while not idle). */
+  idle_since?: number | null;
   home: string | null;
   created_at: number;
   retire_at: number;
@@ -44,6 +46,19 @@ export function createDelayMs(recent: readonly number[], perSec: number, now: nu
 export function retireAt(createdAt: number, maxAgeS: number, rand: number): number {
   const jitter = 0.9 + 0.2 * rand;
   return createdAt + Math.round(maxAgeS * 1000 * jitter);
+}
+
+/** The demand window and bucket the pool sizes itself from. */
+export const DEMAND_WINDOW_MS = 5 * 60_000;
+export const DEMAND_BUCKET_MS = 10_000;
+
+/**
+ * Idle members to keep: enough for the largest burst of lease arrivals seen in one bucket over the
+ * demand window (so a repeat of it finds warm members while replacements are created), at least
+ * POOL_MIN, at most POOL_MAX. With no recent demand the pool shrinks to POOL_MIN.
+ */
+export function demandTarget(burst: number, poolMin: number, poolMax: number): number {
+  return Math.max(poolMin, Math.min(poolMax, burst));
 }
 
 /** How many members to create now to keep `min` idle without passing `max` total. */

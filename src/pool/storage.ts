@@ -41,6 +41,7 @@ export const MIGRATIONS_SQL = [
   `ALTER TABLE leases ADD COLUMN base_commit TEXT`,
   `ALTER TABLE leases ADD COLUMN fetched_at INTEGER`,
   // The last tip of each repo + branch the service saw upstream (checked, or moved by its own landing).
+  `CREATE TABLE IF NOT EXISTS arrivals (at INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS repo_tips (repo_key TEXT NOT NULL, branch TEXT NOT NULL, repo_url TEXT NOT NULL, sha TEXT, checked_at INTEGER NOT NULL, PRIMARY KEY (repo_key, branch))`,
 ];
 

@@ -92,6 +92,17 @@ export class PoolStore {
       : this.rows<LeaseRecord>(`SELECT * FROM leases WHERE status IN ${ACTIVE} ORDER BY created_at, id LIMIT ?`, limit);
   }
 
+  /** Records a lease arrival for demand-based sizing. */
+  recordArrival(now: number): void {
+    this.sql.exec(`INSERT INTO arrivals(at) VALUES (?)`, now);
+  }
+
+  /** The most lease arrivals in one `bucketMs` bucket within the last `windowMs`; older arrivals are dropped. */
+  burst(now: number, windowMs: number, bucketMs: number): number {
+    this.sql.exec(`DELETE FROM arrivals WHERE at <= ?`, now - windowMs);
+    return this.one(`SELECT coalesce(max(c), 0) AS n FROM (SELECT count(*) AS c FROM arrivals GROUP BY at / ?)`, bucketMs);
+  }
+
   /** Every member. */
   members(): Member[] {
     return this.rows<Member>(`SELECT * FROM members`);
