@@ -61,18 +61,16 @@ export async function handleFilesGet(sbx: Sandbox, url: URL, res: ServerResponse
     const user = queryUser(sbx, url);
     shown = sbx.sandboxPath(p, user);
     const { fh, size } = await sbx.fs.openRead(shown);
-    try {
-      if (size <= SMALL_FILE) {
-        const buf = await fh.readFile();
-        res.writeHead(200, { 'content-type': sniff(buf), 'content-length': String(buf.length) });
-        res.end(buf);
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(size) });
-      await pipeline(fh.createReadStream({ autoClose: false }), res);
-    } finally {
-      await fh.close();
+    if (size <= SMALL_FILE) {
+      let buf: Buffer;
+      try { buf = await fh.readFile(); } finally { await fh.close(); }
+      res.writeHead(200, { 'content-type': sniff(buf), 'content-length': String(buf.length) });
+      res.end(buf);
+      return;
     }
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(size) });
+    // The stream closes the handle when it ends or fails.
+    await pipeline(fh.createReadStream(), res);
   } catch (err) {
     if (res.headersSent) { res.destroy(); return; }
     throw toHttpError(err, shown, true);

@@ -7,7 +7,6 @@ import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, readlink, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { buildEntry, type EntryJson, type OwnerNames } from './entry-info.ts';
 import { fdPath, type MetadataSidecar, type MetadataStore } from './metadata.ts';
 
@@ -180,7 +179,7 @@ export class SandboxFs {
       try {
         if (owner) await fh.chown(owner.uid, owner.gid);
         if (Buffer.isBuffer(data)) await fh.writeFile(data);
-        else await pipeline(data, fh.createWriteStream({ autoClose: false }));
+        else for await (const chunk of data) await fh.write(chunk as Buffer);
         if (metadata && Object.keys(metadata).length > 0) {
           const ok = await this.meta.setXattrs(fdPath(fh.fd), metadata);
           if (!ok) await this.sidecar.set((await fh.stat()).ino, metadata);

@@ -1,17 +1,19 @@
 // Conformance of the local E2B-compatible host's envd side (processes, files, wire details), driven
 // by the real, unmodified `e2b` SDK exactly as the Worker uses it (apiUrl = sandboxUrl = host.url).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CommandExitError, FileNotFoundError, InvalidArgumentError, NotFoundError, Sandbox, TimeoutError } from 'e2b';
-import { host, opts, create, isAlive, waitFor, useLocalHost } from './helpers/e2b-host-setup.ts';
+import { CommandExitError, FileNotFoundError, InvalidArgumentError, NotFoundError, Sandbox, SandboxError, TimeoutError } from 'e2b';
+import { host, opts, create, isAliveIn, pidNamespace, waitFor, useLocalHost } from './helpers/e2b-host-setup.ts';
 
 useLocalHost();
 
 describe('commands', () => {
   let sbx: Sandbox;
   let home: string;
+  let ns: string;
   beforeAll(async () => {
     sbx = await create({ envs: { SBX_VAR: 'from-create', OVERRIDE: 'create' } });
     home = (await sbx.commands.run('echo $HOME')).stdout.trim();
+    ns = await pidNamespace(sbx);
   });
 
   it('runs a command with separate stdout and stderr and exit code 0', async () => {
@@ -19,9 +21,13 @@ describe('commands', () => {
     expect(r).toMatchObject({ exitCode: 0, stdout: 'hi\n', stderr: 'err\n' });
   });
 
-  it('gives each sandbox its own HOME under the host root, used as the default cwd', async () => {
-    expect(home.startsWith(host.root + '/')).toBe(true);
-    expect(home).toContain(sbx.sandboxId);
+  it('uses HOME (/home/user when isolated, a host dir of its own otherwise) as the default cwd', async () => {
+    if (host.isolation.enabled) {
+      expect(home).toBe('/home/user');
+    } else {
+      expect(home.startsWith(host.root + '/')).toBe(true);
+      expect(home).toContain(sbx.sandboxId);
+    }
     expect((await sbx.commands.run('pwd')).stdout.trim()).toBe(home);
   });
 
@@ -46,11 +52,12 @@ describe('commands', () => {
     expect(errs.join('')).toBe('e1\ne2\ne3\n');
   });
 
-  it('resolves a relative cwd against HOME and rejects a missing or outside cwd with InvalidArgumentError', async () => {
+  it('resolves a relative cwd against HOME and rejects a missing cwd with InvalidArgumentError', async () => {
     await sbx.commands.run('mkdir -p sub/dir');
     expect((await sbx.commands.run('pwd', { cwd: 'sub/dir' })).stdout.trim()).toBe(`${home}/sub/dir`);
+    expect((await sbx.commands.run('pwd', { cwd: '~/sub' })).stdout.trim()).toBe(`${home}/sub`);
     await expect(sbx.commands.run('pwd', { cwd: 'nope' })).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(sbx.commands.run('pwd', { cwd: '/etc' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(sbx.commands.run('pwd', { cwd: '/nonexistent/dir' })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
   it('runs a background command, accepts stdin and kills it', async () => {
@@ -78,11 +85,11 @@ describe('commands', () => {
     const h = await sbx.commands.run('sleep 30', { background: true, timeoutMs: 0 });
     await h.disconnect();
     await new Promise((r) => setTimeout(r, 100));
-    expect(await isAlive(h.pid)).toBe(true);
+    expect(await isAliveIn(ns, h.pid)).toBe(true);
     const again = await sbx.commands.connect(h.pid);
     expect(await sbx.commands.kill(h.pid)).toBe(true);
     expect((await again.wait().catch((e) => e)).exitCode).toBe(-1);
-    await waitFor(async () => !(await isAlive(h.pid)));
+    await waitFor(async () => !(await isAliveIn(ns, h.pid)));
   });
 
   it('throws NotFoundError when connecting to an unknown pid', async () => {
@@ -95,7 +102,7 @@ describe('commands', () => {
     expect(err).toBeInstanceOf(TimeoutError);
     expect(Date.now() - started).toBeLessThan(5_000);
     const pid = Number((await sbx.files.read('pid.txt')).trim());
-    await waitFor(async () => !(await isAlive(pid)));
+    await waitFor(async () => !(await isAliveIn(ns, pid)));
   });
 
   it('delivers end even when a killed command left a grandchild in its group', async () => {
@@ -166,12 +173,17 @@ describe('files', () => {
     await expect(sbx.files.getInfo('missing.txt')).rejects.toBeInstanceOf(FileNotFoundError);
   });
 
-  it('refuses paths outside the sandbox directory', async () => {
-    await expect(sbx.files.read('/etc/hostname')).rejects.toThrow(/outside the sandbox/);
-    await expect(sbx.files.write('../../escape.txt', 'x')).rejects.toThrow(/outside the sandbox/);
-    await expect(sbx.files.list('/')).rejects.toThrow(/outside the sandbox/);
+  it('refuses paths outside HOME and /tmp with envd\'s permission-denied error, symlinks included', async () => {
+    const denied = async (p: Promise<unknown>) => {
+      const err = await p.then(() => undefined, (e) => e);
+      expect(err).toBeInstanceOf(SandboxError);
+      expect(err.message).toMatch(/permission denied/);
+    };
+    await denied(sbx.files.read('/etc/hostname'));
+    await denied(sbx.files.write('../../escape.txt', 'x'));
+    await denied(sbx.files.list('/'));
     await sbx.commands.run('ln -s /etc link-to-etc');
-    await expect(sbx.files.read('link-to-etc/hostname')).rejects.toThrow(/outside the sandbox/);
+    await denied(sbx.files.read('link-to-etc/hostname'));
   });
 
   it('streams directory events through watchDir', async () => {

@@ -1,7 +1,8 @@
 // Shared setup of the local E2B host conformance tests: one host per test file, sandboxes made
-// through the real SDK and killed afterwards, and small polling helpers.
+// through the real SDK and killed afterwards, small polling helpers, and host-side views of a
+// sandbox's processes (by pid namespace, so they work with and without isolation).
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { Sandbox } from 'e2b';
 import { startE2BHost, type E2BHost } from '../../../local/e2b-host/index.ts';
@@ -50,4 +51,32 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, ms = 5_000
     if (Date.now() > until) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The sandbox's pid namespace as `pid:[inode]` (the host's own when it is not isolated). */
+export async function pidNamespace(sbx: Sandbox): Promise<string> {
+  return (await sbx.commands.run('readlink /proc/self/ns/pid')).stdout.trim();
+}
+
+/** Host pids of the live processes in pid namespace `ns`, with the pid each has inside it. */
+export async function processesIn(ns: string): Promise<Array<{ host: number; inside: number }>> {
+  const out: Array<{ host: number; inside: number }> = [];
+  for (const d of await readdir('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if ((await readlink(`/proc/${d}/ns/pid`)) !== ns) continue;
+      const status = await readFile(`/proc/${d}/status`, 'utf8');
+      if (/^State:\s+[ZX]/m.test(status)) continue;
+      const nspid = /^NSpid:\s+(.*)$/m.exec(status)?.[1].trim().split(/\s+/) ?? [d];
+      out.push({ host: Number(d), inside: Number(nspid[nspid.length - 1]) });
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
+}
+
+/** Whether the process the sandbox knows as `pid` (in namespace `ns`) is alive on the host. */
+export async function isAliveIn(ns: string, pid: number): Promise<boolean> {
+  return (await processesIn(ns)).some((p) => p.inside === pid);
 }
