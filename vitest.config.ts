@@ -1,20 +1,8 @@
 // Three test projects: pure unit tests (Node), the embedded stack's own tests (Node, real
 // processes), and Worker integration tests inside workerd against the embedded stack.
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
-import net from 'node:net';
 import { defineConfig } from 'vitest/config';
-
-/** A loopback port that was free a moment ago. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from './local/free-port.ts';
 
 export default defineConfig({
   test: {

@@ -4,10 +4,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { freePort } from './free-port.ts';
 
 /** Options for startPostgres. */
 export interface PostgresOptions {
@@ -38,17 +38,7 @@ const PASSWORD = 'postgres';
 const DATABASE = 'git_sandbox';
 const noop = async () => {};
 
-/** Returns a TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** uid/gid to run Postgres as, or {} when not root. */
 function runAsIds(): { uid?: number; gid?: number } {

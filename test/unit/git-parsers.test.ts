@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { conflictPaths } from '../../src/git/scripts.ts';
+import { conflictPaths } from '../../src/git/script-results.ts';
 import { markers, parseNumstatZ, parseStatusV2 } from '../../src/git/status.ts';
 
 describe('parseStatusV2', () => {

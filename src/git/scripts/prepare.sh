@@ -1,0 +1,36 @@
+# shellcheck shell=bash
+# prepare.sh: makes $HOME/repo a clean checkout of GS_AGENT_BRANCH from origin/GS_BRANCH for a new
+# lease: fetches when the clone is already of GS_URL, else clones. The lease's gateway credential
+# goes into the clone's config so the agent's own plain git reaches origin.
+#
+# env  GS_URL          the gateway URL of the repo
+# env  GS_BRANCH       the base branch
+# env  GS_AGENT_BRANCH the branch the agent works on (created or reset at origin/GS_BRANCH)
+# env  GS_AGENT        the agent id (commit author name)
+# env  GS_AUTH         the lease's gateway credential (an Authorization header value)
+# out  __GS_HOME       $HOME
+# out  __GS_WORKDIR    the clone's directory
+# out  __GS_FAILED     (stderr) the step that failed
+# exit OK
+# exit NO_BRANCH       GS_BRANCH is not on the remote
+# exit CLONE           the clone or the fetch failed
+# exit FAILED          another step failed
+echo "__GS_HOME=$HOME"
+cd "$HOME" || fail home
+if [ -d repo/.git ] && [ "$(git -C repo config --get remote.origin.url)" = "$GS_URL" ]; then
+  cd repo || fail home
+  git rebase --abort >/dev/null 2>&1; git merge --abort >/dev/null 2>&1
+  if ! out="$(git fetch --quiet --prune --no-tags origin "+refs/heads/$GS_BRANCH:refs/remotes/origin/$GS_BRANCH" 2>&1)"; then
+    echo "$out" >&2
+    case "$out" in *"couldn't find remote ref"*) fail branch "$EXIT_NO_BRANCH" ;; esac
+    fail fetch "$EXIT_CLONE"
+  fi
+else
+  clone_repo
+fi
+git checkout --quiet -f -B "$GS_AGENT_BRANCH" "origin/$GS_BRANCH" || fail checkout
+git reset --quiet --hard && git clean -ffdxq
+git config user.name "$GS_AGENT" && git config user.email "$GS_AGENT@agents.git-sandbox.invalid"
+git config rebase.autoStash true && git config git-sandbox.base "$GS_BRANCH"
+git config --replace-all http.extraHeader "Authorization: $GS_AUTH"
+echo "__GS_WORKDIR=$PWD"
