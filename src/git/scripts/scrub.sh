@@ -20,13 +20,14 @@ case "$home" in /?*) ;; *) fail home ;; esac
 case "$home" in *//*|*/./*|*/../*|*/.|*/..) fail home ;; esac
 { [ -d "$home" ] && [ ! -L "$home" ]; } || fail home
 cd / || fail root
-# Where the scrub looks for the lease's processes. `machine`: the sandbox is a VM of its own (the
-# script's parent is envd and it runs as a non-root user), so every process of that user is the
-# tenant's. `sandbox`: the sandbox shares a host (the local E2B-compatible host), so only processes
-# carrying this sandbox's E2B_SANDBOX_ID are its own, and the host's /tmp is not the sandbox's.
+# Where the scrub looks for the lease's processes. `machine`: the sandbox has a process table of
+# its own (a VM whose envd started this script, or a pid namespace this script was entered into
+# from outside, so its parent is pid 0) and the script runs as a non-root user: every process of
+# that user is the tenant's, and /tmp is the sandbox's. `sandbox`: the sandbox shares a host's
+# processes, so only those carrying this sandbox's E2B_SANDBOX_ID are its own, and /tmp is the host's.
 scope=sandbox; pcomm=""
 read -r pcomm 2>/dev/null < "/proc/$PPID/comm"
-[ "$pcomm" = envd ] && [ "$EUID" != 0 ] && scope=machine
+{ [ "$pcomm" = envd ] || [ "$PPID" = 0 ]; } && [ "$EUID" != 0 ] && scope=machine
 sid="${E2B_SANDBOX_ID:-}"
 [ "$scope" = machine ] || [ -n "$sid" ] || fail scope
 echo "__GS_SCOPE=$scope"
