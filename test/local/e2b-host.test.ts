@@ -28,6 +28,16 @@ describe('control plane', () => {
     expect(first[0].state).toBe('running');
   });
 
+  it('includes a sandbox started exactly at startedAfter in the list', async () => {
+    const suite = `after-${Date.now()}`;
+    const sbx = await create({ metadata: { suite } });
+    const { startedAt } = await sbx.getInfo();
+    const at = await Sandbox.list({ ...opts, query: { metadata: { suite }, startedAfter: startedAt } }).nextItems();
+    expect(at.map((s) => s.sandboxId)).toEqual([sbx.sandboxId]);
+    const later = await Sandbox.list({ ...opts, query: { metadata: { suite }, startedAfter: new Date(startedAt.getTime() + 1) } }).nextItems();
+    expect(later).toEqual([]);
+  });
+
   it('kills a sandbox: isRunning false, SandboxNotFoundError afterwards, second kill false', async () => {
     const sbx = await create();
     const h = await sbx.commands.run('sleep 60', { background: true, timeoutMs: 0 });

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { Sandbox } from 'e2b';
-import { startE2BHost, type E2BHost } from '../../../local/e2b-host/index.ts';
+import { startE2BHost, type E2BHost, type E2BHostOptions } from '../../../local/e2b-host/index.ts';
 
 /** The host of the current test file (set by useLocalHost). */
 export let host: E2BHost;
@@ -14,9 +14,9 @@ export let opts: { apiKey: string; apiUrl: string; sandboxUrl: string };
 const cleanup: Sandbox[] = [];
 
 /** Starts a host before the file's tests and stops it after, checking its root was removed. */
-export function useLocalHost(): void {
+export function useLocalHost(options: E2BHostOptions = {}): void {
   beforeAll(async () => {
-    host = await startE2BHost();
+    host = await startE2BHost(options);
     opts = { apiKey: host.apiKey, apiUrl: host.url, sandboxUrl: host.url };
   });
   afterAll(async () => {
