@@ -11,12 +11,19 @@ export interface GitStatus {
   untracked: string[];
   conflicted: string[];
   clean: boolean;
+  /** The output was cut at the byte limit: the lists hold only what fitted. */
+  truncated: boolean;
 }
 
-/** Parses `git status --porcelain=v2 --branch -z`. */
-export function parseStatusV2(out: string): GitStatus {
-  const s: GitStatus = { branch: null, upstream: null, ahead: 0, behind: 0, staged: [], modified: [], untracked: [], conflicted: [], clean: true };
-  const fields = out.split('\0');
+/** Drops the record a byte cap cut in half (everything after the last NUL). */
+export function wholeRecords(out: string, truncated: boolean): string {
+  return truncated ? out.slice(0, out.lastIndexOf('\0') + 1) : out;
+}
+
+/** Parses `git status --porcelain=v2 --branch -z`; `truncated` output loses its cut last record. */
+export function parseStatusV2(out: string, truncated = false): GitStatus {
+  const s: GitStatus = { branch: null, upstream: null, ahead: 0, behind: 0, staged: [], modified: [], untracked: [], conflicted: [], clean: true, truncated };
+  const fields = wholeRecords(out, truncated).split('\0');
   for (let i = 0; i < fields.length; i++) {
     const line = fields[i];
     if (!line) continue;
@@ -40,7 +47,7 @@ export function parseStatusV2(out: string): GitStatus {
     } else if (line.startsWith('u ')) s.conflicted.push(line.split(' ').slice(10).join(' '));
     else if (line.startsWith('? ')) s.untracked.push(line.slice(2));
   }
-  s.clean = !s.staged.length && !s.modified.length && !s.untracked.length && !s.conflicted.length;
+  s.clean = !truncated && !s.staged.length && !s.modified.length && !s.untracked.length && !s.conflicted.length;
   return s;
 }
 

@@ -1,7 +1,7 @@
 // /v1/sandboxes/{id}/files/{path}: read, write and delete repo-relative files (raw bytes).
 import { Hono } from 'hono';
 import { AppError } from '../errors.ts';
-import { deleteFile, readFile, writeFile } from '../services/files.ts';
+import { deleteFile, readFilePart, writeFile } from '../services/files.ts';
 import { LEASE_ID_PATTERN, type AppEnv } from './app-types.ts';
 
 function params(c: { req: { param(k: string): string | undefined; path: string } }): { id: string; path: string } {
@@ -22,8 +22,9 @@ function params(c: { req: { param(k: string): string | undefined; path: string }
 export const filesApp = new Hono<AppEnv>()
   .get('/v1/sandboxes/:id/files/*', async (c) => {
     const { id, path } = params(c);
-    const bytes = await readFile(c.var.svc, c.var.agentId, id, path);
-    return c.body(bytes.slice().buffer, 200, { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) });
+    const { bytes, truncated } = await readFilePart(c.var.svc, c.var.agentId, id, path);
+    // A file over MAX_OUTPUT_BYTES comes back cut at that size, flagged by X-Truncated.
+    return c.body(bytes.slice().buffer, 200, { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length), 'x-truncated': String(truncated) });
   })
   .put('/v1/sandboxes/:id/files/*', async (c) => {
     const { id, path } = params(c);

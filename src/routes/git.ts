@@ -20,6 +20,7 @@ export const Status = z
     untracked: z.array(z.string()),
     conflicted: z.array(z.string()),
     clean: z.boolean(),
+    truncated: z.boolean().describe('the status was cut at MAX_OUTPUT_BYTES; the lists hold only what fitted'),
   })
   .openapi('Status');
 

@@ -3,6 +3,7 @@
 import { AppError } from '../errors.ts';
 import { assertRepoPath } from '../git/validate.ts';
 import { markers } from '../git/status.ts';
+import { cutUtf8, runBounded } from '../sandbox/bounded-run.ts';
 import { run, type Sandbox } from '../sandbox/provider.ts';
 import type { ServiceContext } from './context.ts';
 import { withOperation } from './git-ops.ts';
@@ -28,15 +29,59 @@ echo "__GS_PATH=$p"`;
   throw new AppError('SANDBOX_UNAVAILABLE', 'could not resolve the path in the sandbox', { internal: r.stderr });
 }
 
-/** Reads a repo file's bytes. */
-export async function readFile(ctx: ServiceContext, agentId: string, id: string, rawPath: string): Promise<Uint8Array> {
+/** A file read: at most MAX_OUTPUT_BYTES of it, `truncated` when the file holds more. */
+export interface FileRead {
+  bytes: Uint8Array;
+  truncated: boolean;
+}
+
+/** Reads at most `max` bytes of `abs` as a stream, so the Worker never holds more than that of the file. */
+async function readCapped(sbx: Sandbox, abs: string, max: number): Promise<FileRead> {
+  const stream = await sbx.files.read(abs, { format: 'stream' });
+  const reader = stream.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const room = max - size;
+      if (value.length > room) {
+        parts.push(value.subarray(0, room));
+        size = max;
+        truncated = true;
+        break;
+      }
+      parts.push(value);
+      size += value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.length;
+  }
+  return { bytes, truncated };
+}
+
+/** Reads up to MAX_OUTPUT_BYTES of a repo file. */
+export async function readFilePart(ctx: ServiceContext, agentId: string, id: string, rawPath: string): Promise<FileRead> {
   const rel = assertRepoPath(rawPath);
   return withOperation(ctx, agentId, id, 'file_read', async ({ lease, sbx }) => {
     const abs = await resolveInRepo(sbx, lease.workdir!, rel, true);
-    const bytes = await sbx.files.read(abs, { format: 'bytes' });
-    if (bytes.length > ctx.cfg.MAX_OUTPUT_BYTES) throw new AppError('PAYLOAD_TOO_LARGE', `file ${rel} is ${bytes.length} bytes (limit ${ctx.cfg.MAX_OUTPUT_BYTES})`);
-    return bytes;
+    return readCapped(sbx, abs, ctx.cfg.MAX_OUTPUT_BYTES);
   });
+}
+
+/** Reads a whole repo file's bytes; a file over MAX_OUTPUT_BYTES is refused (413). */
+export async function readFile(ctx: ServiceContext, agentId: string, id: string, rawPath: string): Promise<Uint8Array> {
+  const r = await readFilePart(ctx, agentId, id, rawPath);
+  if (r.truncated) throw new AppError('PAYLOAD_TOO_LARGE', `file ${assertRepoPath(rawPath)} is larger than ${ctx.cfg.MAX_OUTPUT_BYTES} bytes (MAX_OUTPUT_BYTES)`);
+  return r.bytes;
 }
 
 /** Writes a repo file (parents created). */
@@ -68,22 +113,67 @@ export interface ExecResult {
   timed_out: boolean;
 }
 
-/** Runs a command in the repo with a timeout; stdout and stderr are each capped at MAX_OUTPUT_BYTES. */
+/**
+ * Runs GS_CMD in GS_WORKDIR for at most GS_TIMEOUT_S seconds. Its stdout and stderr go through
+ * FIFOs into files cut at GS_CAP+1 bytes (the rest is drained, never stored), in a private dir deleted on
+ * exit. The command runs in its own session marked GS_EXEC=<nonce>; at the deadline that session
+ * and every process carrying the mark are killed. Output: a `__GS_EXEC rc= timeout= out= err=`
+ * header line, then the captured stdout (on stdout) and stderr (on stderr).
+ */
+function execScript(): string {
+  return `cd "$GS_WORKDIR" || exit 1
+d="$(mktemp -d)" || exit 1
+trap 'rm -rf -- "$d"' EXIT
+n=$((GS_CAP + 1)); t=0
+mkfifo "$d/o" "$d/e" "$d/t" || exit 1
+# Unbuffered, so what a command printed is in the file even while a writer it left lingers.
+cap() { stdbuf -o0 head -c "$n" > "$1"; cat > /dev/null; }
+alive() { local l; read -r l 2>/dev/null < "/proc/$1/stat" || return 1; l="\${l##*) }"; [ "\${l%% *}" != Z ]; }
+cap "$d/out" < "$d/o" & op=$!
+cap "$d/err" < "$d/e" & ep=$!
+read -r nonce < /proc/sys/kernel/random/uuid
+GS_EXEC="$nonce" setsid bash -c "$GS_CMD" < /dev/null > "$d/o" 2> "$d/e" & cp=$!
+( read -rt "$GS_TIMEOUT_S" _ <> "$d/t"; : > "$d/timedout"; kill -KILL -- "-$cp" "$cp" ) 2>/dev/null & wp=$!
+wait "$cp" 2>/dev/null; rc=$?
+kill "$wp" 2>/dev/null
+if [ -e "$d/timedout" ]; then
+  t=1; rc=124
+  for _ in 1 2 3 4 5; do
+    pids="$(grep -lsxzF "GS_EXEC=$nonce" /proc/[0-9]*/environ | cut -d/ -f3)"
+    [ -z "$pids" ] && break
+    kill -KILL $pids 2>/dev/null
+  done
+fi
+# The readers end once every writer is gone; writers the command left running get a short grace.
+for _ in $(seq 40); do alive "$op" || alive "$ep" || break; read -rt 0.05 _ <> "$d/t"; done
+printf '__GS_EXEC rc=%d timeout=%d out=%d err=%d\\n' "$rc" "$t" "$(stat -c %s "$d/out")" "$(stat -c %s "$d/err")"
+head -c "$n" "$d/out"; head -c "$n" "$d/err" >&2`;
+}
+
+/** Runs a command in the repo with a timeout; stdout and stderr are each capped at MAX_OUTPUT_BYTES in the sandbox. */
 export async function execCommand(ctx: ServiceContext, agentId: string, id: string, command: string, timeoutMs?: number): Promise<ExecResult> {
   const cap = ctx.cfg.MAX_OUTPUT_BYTES;
   const limit = Math.min(timeoutMs ?? ctx.cfg.EXEC_TIMEOUT_MS, ctx.cfg.EXEC_TIMEOUT_MS);
   return withOperation(ctx, agentId, id, 'exec', async ({ lease, sbx }) => {
-    // The command arrives through an env var and runs in its own bash. Output goes to files and only
-    // the first cap+1 bytes come back, so a chatty command cannot flood the service; files (not
-    // pipes) also let the command leave background processes behind without holding the call open.
-    const script = `cd "$GS_WORKDIR" || exit 1
-o="$(mktemp)"; e="$(mktemp)"
-bash -c "$GS_CMD" </dev/null >"$o" 2>"$e"; rc=$?
-head -c ${cap + 1} "$o"; head -c ${cap + 1} "$e" >&2
-rm -f "$o" "$e"; exit $rc`;
-    const r = await run(sbx, script, { envs: { GS_WORKDIR: lease.workdir!, GS_CMD: command }, timeoutMs: limit });
-    const cut = (s: string) => (new TextEncoder().encode(s).length > cap ? new TextDecoder().decode(new TextEncoder().encode(s).slice(0, cap)) : s);
-    const truncated = new TextEncoder().encode(r.stdout).length > cap || new TextEncoder().encode(r.stderr).length > cap;
-    return { exit_code: r.exitCode, stdout: cut(r.stdout), stderr: cut(r.stderr), truncated, timed_out: r.timedOut };
+    const envs = { GS_WORKDIR: lease.workdir!, GS_CMD: command, GS_CAP: String(cap), GS_TIMEOUT_S: (limit / 1000).toFixed(3) };
+    // The script enforces the deadline itself; the provider's timeout is only a backstop.
+    const r = await runBounded(sbx, execScript(), { envs, timeoutMs: limit + 15_000, maxChars: 2 * cap + 4096 });
+    const timedOut = `command timed out after ${limit} ms; it and every process it started were killed`;
+    if (r.timedOut) return { exit_code: 124, stdout: '', stderr: timedOut, truncated: false, timed_out: true };
+    // Anything before the header is not the command's (a login shell's profile may print first).
+    const head = /(?:^|\n)__GS_EXEC rc=(-?\d+) timeout=([01]) out=(\d+) err=(\d+)\n/.exec(r.stdout);
+    if (!head && r.overflow) return { exit_code: -1, stdout: cutUtf8(r.stdout, cap), stderr: cutUtf8(r.stderr, cap), truncated: true, timed_out: false };
+    if (!head) throw new AppError('SANDBOX_UNAVAILABLE', 'the command runner failed in the sandbox', { internal: `exit ${r.exitCode}: ${r.stderr.slice(0, 2000)}` });
+    const stdout = r.stdout.slice(head.index + head[0].length);
+    const truncated = r.overflow || Number(head[3]) > cap || Number(head[4]) > cap;
+    const late = head[2] === '1';
+    const stderr = cutUtf8(r.stderr, cap);
+    return {
+      exit_code: Number(head[1]),
+      stdout: cutUtf8(stdout, cap),
+      stderr: late ? `${stderr}${stderr && !stderr.endsWith('\n') ? '\n' : ''}${timedOut}` : stderr,
+      truncated,
+      timed_out: late,
+    };
   });
 }

@@ -7,9 +7,10 @@ import { EXIT, conflictPaths, pullScript } from '../git/scripts.ts';
 import { q } from '../git/shell.ts';
 import { serviceGitEnv, type ServiceGitOptions } from '../git/env.ts';
 import { gatewayAuthorization } from '../gateway/credentials.ts';
-import { markers, parseNumstatZ, parseStatusV2, type FileStat, type GitStatus } from '../git/status.ts';
+import { markers, parseNumstatZ, parseStatusV2, wholeRecords, type FileStat, type GitStatus } from '../git/status.ts';
 import { assertRepoPath } from '../git/validate.ts';
 import type { LeaseRecord } from '../pool/types.ts';
+import { byteLength, cutUtf8, runBounded } from '../sandbox/bounded-run.ts';
 import { run } from '../sandbox/provider.ts';
 import { countGitOp } from '../metrics/events.ts';
 import type { ServiceContext } from './context.ts';
@@ -55,12 +56,26 @@ export function failed(ctx: ServiceContext, what: string, r: { exitCode: number;
   return new AppError('GIT_FAILED', `${what} failed (exit ${r.exitCode})${tail ? `: ${tail}` : ''}`, { internal: r.stderr });
 }
 
-/** Parsed `git status` of the lease's repo. */
+/** Runs `cmd` (its stdout already capped with `head -c`) with output bounded for the Worker too. */
+async function runCapped(sbx: OpenLease['sbx'], workdir: string, cmd: string, cap: number) {
+  // Hooks, fsmonitor and external diff/textconv drivers off: the repo's config is the tenant's.
+  return runBounded(sbx, cmd, { cwd: workdir, envs: serviceGitEnv(), maxChars: cap + 65_536, timeoutMs: 60_000 });
+}
+
+/** stderr without the exit-status marker line. */
+const stderrOf = (r: { stderr: string }) => r.stderr.replace(/^__GS_RC=.*\n?/m, '');
+
+/** Parsed `git status` of the lease's repo, cut in the sandbox at MAX_OUTPUT_BYTES (`truncated`). */
 export async function gitStatus(ctx: ServiceContext, agentId: string, id: string): Promise<GitStatus> {
+  const cap = ctx.cfg.MAX_OUTPUT_BYTES;
   return withOperation(ctx, agentId, id, 'status', async ({ lease, sbx }) => {
-    const r = await run(sbx, 'git status --porcelain=v2 --branch -z --untracked-files=all', { cwd: lease.workdir! });
-    if (r.exitCode !== 0) throw failed(ctx, 'git status', r);
-    return parseStatusV2(r.stdout);
+    const cmd = `{ git status --porcelain=v2 --branch -z --untracked-files=all; echo "__GS_RC=$?" >&2; } | head -c ${cap + 1}`;
+    const r = await runCapped(sbx, lease.workdir!, cmd, cap);
+    const truncated = r.overflow || byteLength(r.stdout) > cap;
+    // A cut pipe ends git with SIGPIPE (141); only an uncut run's exit status counts.
+    const rc = Number(markers(r.stderr).RC ?? r.exitCode);
+    if (!truncated && (r.exitCode !== 0 || rc !== 0)) throw failed(ctx, 'git status', { exitCode: rc || r.exitCode, stderr: stderrOf(r) });
+    return parseStatusV2(truncated ? cutUtf8(r.stdout, cap) : r.stdout, truncated);
   });
 }
 
@@ -78,22 +93,27 @@ export interface DiffResult {
   truncated: boolean;
 }
 
-/** Unified diff + numstat against HEAD, the index, or origin/<base>. */
+/** Unified diff + numstat against HEAD, the index, or origin/<base>; each cut in the sandbox (numstat at MAX_OUTPUT_BYTES, the diff also at max_bytes). */
 export async function gitDiff(ctx: ServiceContext, agentId: string, id: string, o: DiffOptions): Promise<DiffResult> {
   const path = o.path ? assertRepoPath(o.path) : undefined;
+  const statCap = ctx.cfg.MAX_OUTPUT_BYTES;
+  const diffCap = Math.min(o.maxBytes, ctx.cfg.MAX_OUTPUT_BYTES);
   return withOperation(ctx, agentId, id, 'diff', async ({ lease, sbx }) => {
     const rev = o.against === 'head' ? 'HEAD' : o.against === 'index' ? '--cached' : q(`origin/${lease.branch}`);
-    const spec = `${rev}${path ? ` -- ${q(path)}` : ''}`;
-    const script = `git diff --numstat -z ${spec} || exit 1; printf '\\n__GS_SPLIT__\\n'; git diff ${spec} | head -c ${o.maxBytes + 1}`;
-    const r = await run(sbx, script, { cwd: lease.workdir! });
-    if (r.exitCode !== 0) throw failed(ctx, 'git diff', r);
-    const at = r.stdout.indexOf('\n__GS_SPLIT__\n');
-    const numstat = r.stdout.slice(0, at);
-    const raw = r.stdout.slice(at + '\n__GS_SPLIT__\n'.length);
-    const bytes = new TextEncoder().encode(raw);
-    const truncated = bytes.length > o.maxBytes;
-    const diff = truncated ? new TextDecoder().decode(bytes.slice(0, o.maxBytes)).replace(/\uFFFD$/, '') : raw;
-    return { diff, files: parseNumstatZ(numstat), truncated };
+    const spec = `--no-ext-diff --no-textconv ${rev}${path ? ` -- ${q(path)}` : ''}`;
+    // A split line no file name can forge: the tenant cannot guess it.
+    const split = `\n__GS_SPLIT_${crypto.randomUUID()}__\n`;
+    const cmd = `{ git diff --numstat -z ${spec}; echo "__GS_RC=$?" >&2; } | head -c ${statCap + 1}; printf '%s' ${q(split)}; git diff ${spec} | head -c ${diffCap + 1}`;
+    const r = await runCapped(sbx, lease.workdir!, cmd, statCap + diffCap);
+    const at = r.stdout.indexOf(split);
+    const numstat = at < 0 ? r.stdout : r.stdout.slice(0, at);
+    const raw = at < 0 ? '' : r.stdout.slice(at + split.length);
+    const statCut = byteLength(numstat) > statCap;
+    const rc = Number(markers(r.stderr).RC ?? r.exitCode);
+    if (!r.overflow && !statCut && rc !== 0) throw failed(ctx, 'git diff', { exitCode: rc, stderr: stderrOf(r) });
+    const diffCut = byteLength(raw) > diffCap;
+    const files = parseNumstatZ(statCut || r.overflow ? wholeRecords(cutUtf8(numstat, statCap), true) : numstat);
+    return { diff: diffCut ? cutUtf8(raw, diffCap) : raw, files, truncated: r.overflow || statCut || diffCut };
   });
 }
 
