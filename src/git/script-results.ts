@@ -50,13 +50,17 @@ export function parseSetup(r: ScriptRun): SetupResult {
   return r.exitCode === EXIT.OK && home ? { kind: 'ok', home } : failure(r);
 }
 
-/** Result of prepare.sh. */
-export type PrepareResult = { kind: 'ready'; home: string; workdir: string } | { kind: 'no_branch' } | { kind: 'clone_failed'; stderr: string } | ScriptFailure;
+/** Result of prepare.sh: `base` is the commit the branch starts at, `fetched` false when a fresh clone skipped the fetch. */
+export type PrepareResult =
+  | { kind: 'ready'; home: string; workdir: string; base: string; fetched: boolean }
+  | { kind: 'no_branch' }
+  | { kind: 'clone_failed'; stderr: string }
+  | ScriptFailure;
 
 /** Parses prepare.sh. */
 export function parsePrepare(r: ScriptRun): PrepareResult {
   const m = markers(r.stdout);
-  if (r.exitCode === EXIT.OK && m.HOME && m.WORKDIR) return { kind: 'ready', home: m.HOME, workdir: m.WORKDIR };
+  if (r.exitCode === EXIT.OK && m.HOME && m.WORKDIR && m.BASE) return { kind: 'ready', home: m.HOME, workdir: m.WORKDIR, base: m.BASE, fetched: m.FETCHED !== '0' };
   if (r.exitCode === EXIT.NO_BRANCH) return { kind: 'no_branch' };
   if (r.exitCode === EXIT.CLONE) return { kind: 'clone_failed', stderr: r.stderr };
   return failure(r);
@@ -181,10 +185,21 @@ export function parseListQueueRefs(r: ScriptRun): ListQueueRefsResult {
   return { kind: 'ok', entryIds };
 }
 
+/** Result of refresh.sh. */
+export type RefreshResult = { kind: 'ok'; base: string } | ScriptFailure;
+
+/** Parses refresh.sh. */
+export function parseRefresh(r: ScriptRun): RefreshResult {
+  const base = markers(r.stdout).BASE;
+  return r.exitCode === EXIT.OK && base ? { kind: 'ok', base } : failure(r);
+}
+
 /** Result of scrub.sh. */
 export interface ScrubResult {
   clean: boolean;
   scope: 'machine' | 'sandbox' | null;
+  /** The commit the kept clone is at; null when the member has no clone. */
+  base: string | null;
   /** What the verification found, when not clean. */
   stray: string | null;
 }
@@ -193,5 +208,5 @@ export interface ScrubResult {
 export function parseScrub(r: ScriptRun): ScrubResult {
   const out = markers(r.stdout);
   const scope = out.SCOPE === 'machine' || out.SCOPE === 'sandbox' ? out.SCOPE : null;
-  return { clean: r.exitCode === EXIT.OK && out.CLEAN === '1', scope, stray: markers(r.stderr).STRAY ?? null };
+  return { clean: r.exitCode === EXIT.OK && out.CLEAN === '1', scope, base: out.BASE ?? null, stray: markers(r.stderr).STRAY ?? null };
 }

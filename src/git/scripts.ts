@@ -14,6 +14,7 @@ import prepare from './scripts/prepare.sh';
 import preclone from './scripts/preclone.sh';
 import pull from './scripts/pull.sh';
 import queue from './scripts/queue.sh';
+import refresh from './scripts/refresh.sh';
 import scrub from './scripts/scrub.sh';
 import setup from './scripts/setup.sh';
 import syncLanded from './scripts/sync-landed.sh';
@@ -52,5 +53,7 @@ export const dropQueueRefScript = script(dropQueueRef);
 export const listQueueRefsScript = script(listQueueRefs);
 /** sweep-queue-refs.sh: deletes the queue refs of the given entries. */
 export const sweepQueueRefsScript = script(sweepQueueRefs);
+/** refresh.sh: keeps an idle pool member's clone at the tip. */
+export const refreshScript = script(refresh);
 /** scrub.sh: returns a pool member to "as cloned" and verifies it. */
 export const scrubScript = script(scrub);

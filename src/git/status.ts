@@ -80,17 +80,5 @@ export function parseNumstatZ(out: string): FileStat[] {
   return res;
 }
 
-/** Splits newline-separated paths, dropping empties. */
-export function lines(out: string): string[] {
-  return out.split('\n').map((l) => l.trim()).filter(Boolean);
-}
-
-/** Reads `__GS_KEY=value` marker lines that the workflow scripts print. */
-export function markers(out: string): Record<string, string> {
-  const m: Record<string, string> = {};
-  for (const l of out.split('\n')) {
-    const r = /^__GS_([A-Z_]+)=(.*)$/.exec(l);
-    if (r) m[r[1]] = r[2];
-  }
-  return m;
-}
+/** Reads `__GS_KEY=value` marker lines (defined with the script parsers, where new code imports it from). */
+export { markers } from './script-results.ts';

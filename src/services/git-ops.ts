@@ -3,7 +3,8 @@
 import { AppError, isAppError } from '../errors.ts';
 import { recordOperation, redactFor, type OperationRecord } from '../db/lease-rows.ts';
 import { withDb } from '../db/client.ts';
-import { EXIT, conflictPaths, pullScript } from '../git/scripts.ts';
+import { parsePull } from '../git/script-results.ts';
+import { pullScript } from '../git/scripts.ts';
 import { q } from '../git/shell.ts';
 import { serviceGitEnv, type ServiceGitOptions } from '../git/env.ts';
 import { gatewayAuthorization } from '../gateway/credentials.ts';
@@ -128,10 +129,10 @@ export interface PullResult {
 export async function gitPull(ctx: ServiceContext, agentId: string, id: string): Promise<PullResult> {
   return withOperation(ctx, agentId, id, 'pull', async ({ lease, sbx }) => {
     const r = await run(sbx, pullScript(), { envs: await netEnv(ctx, lease, { GS_BASE: lease.branch }), timeoutMs: 120_000 });
-    if (r.exitCode === EXIT.CONFLICT) throw conflictError(conflictPaths(r.stdout), lease.branch);
-    if (r.exitCode !== 0) throw failed(ctx, 'pull', r);
-    const m = markers(r.stdout);
-    return { head: m.HEAD, previous_head: m.BEFORE, updated: m.HEAD !== m.BEFORE };
+    const out = parsePull(r);
+    if (out.kind === 'conflict') throw conflictError(out.paths, lease.branch);
+    if (out.kind !== 'ok') throw failed(ctx, 'pull', r);
+    return { head: out.head, previous_head: out.before, updated: out.head !== out.before };
   });
 }
 

@@ -2,9 +2,8 @@
 // compare-and-swap push. To the base branch: batched landing, where each pusher parks its commits
 // on a queue ref and the lock holder lands every queued entry with one atomic push.
 import { AppError } from '../errors.ts';
-import { QUEUE_PREFIX, landBatchScript, parseBatchOutput, queueScript, syncLandedScript } from '../git/batch-scripts.ts';
-import { EXIT, commitScript, conflictPaths, landScript } from '../git/scripts.ts';
-import { markers } from '../git/status.ts';
+import { parseCommit, parseDropQueueRef, parseFetchBase, parseLand, parseLandBatch, parseListQueueRefs, parseQueue, parseSweepQueueRefs, parseSyncLanded } from '../git/script-results.ts';
+import { commitScript, dropQueueRefScript, fetchBaseScript, landBatchScript, landScript, listQueueRefsScript, queueScript, sweepQueueRefsScript, syncLandedScript } from '../git/scripts.ts';
 import { assertRepoPath } from '../git/validate.ts';
 import type { OperationRecord } from '../db/lease-rows.ts';
 import { LockClient, type LockAcquireResult, type LockEntry } from '../lock/client.ts';
@@ -74,9 +73,10 @@ export async function gitPush(ctx: ServiceContext, agentId: string, id: string, 
       result = await awaitEntry(ctx, lease, sbx, rec, lock, entryId, false);
     } else {
       const authorEnv: Record<string, string> = input.author ? { GIT_AUTHOR_NAME: input.author.name, GIT_AUTHOR_EMAIL: input.author.email } : {};
-      const c = await run(sbx, commitScript(paths), { envs: { GS_WORKDIR: lease.workdir!, GS_MSG: input.message, ...serviceGitEnv(), ...authorEnv } });
-      if (c.exitCode !== 0) throw failed(ctx, 'commit', c);
-      const committed = markers(c.stdout).COMMITTED === '1';
+      const c = await run(sbx, commitScript(), { envs: { GS_WORKDIR: lease.workdir!, GS_MSG: input.message, GS_PATHS: (paths ?? []).join('\n'), ...serviceGitEnv(), ...authorEnv } });
+      const commit = parseCommit(c);
+      if (commit.kind !== 'ok') throw failed(ctx, 'commit', c);
+      const committed = commit.committed;
       result = input.target === 'base' ? await landOnBase(ctx, lease, sbx, rec, lock, entryId, committed) : await landOnAgentBranch(ctx, lease, sbx, rec, lock, committed);
     }
     if (idemKey) await lock.remember(idemKey, result);
@@ -97,18 +97,23 @@ async function landOnAgentBranch(ctx: ServiceContext, lease: LeaseRecord, sbx: S
     const [commit, attempts] = await untilLanded(ctx, lock, got.token, target, async (attempt) => {
       rec.attempts = attempt;
       const r = await run(sbx, landScript(), { envs: await netEnv(ctx, lease, { GS_BASE: lease.branch, GS_TARGET: target }), timeoutMs: 120_000 });
-      const m = markers(r.stdout);
-      if (m.REBASED === '1') rebased = true;
-      if (r.exitCode === 0) return m.COMMIT;
-      if (r.exitCode === EXIT.NOTHING) throw nothingToPush(target);
-      if (r.exitCode === EXIT.CONFLICT) {
-        const conflicts = conflictPaths(r.stdout);
-        rec.detail = { conflicts };
-        await notifyConflict(ctx, lease, target, conflicts);
-        throw conflictError(conflicts, target);
+      const out = parseLand(r);
+      switch (out.kind) {
+        case 'landed':
+          rebased ||= out.rebased;
+          return out.commit;
+        case 'rejected':
+          rebased ||= out.rebased;
+          return REJECTED;
+        case 'nothing':
+          throw nothingToPush(target);
+        case 'conflict':
+          rec.detail = { conflicts: out.paths };
+          await notifyConflict(ctx, lease, target, out.paths);
+          throw conflictError(out.paths, target);
+        default:
+          throw failed(ctx, 'push', r);
       }
-      if (r.exitCode !== EXIT.REJECTED) throw failed(ctx, 'push', r);
-      return REJECTED;
     });
     rec.commitSha = commit;
     return { commit, target_branch: target, attempts, lock_wait_ms: got.waitedMs, rebased, committed, batch_size: 1 };
@@ -123,11 +128,12 @@ async function landOnAgentBranch(ctx: ServiceContext, lease: LeaseRecord, sbx: S
  */
 async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, lock: LockClient, entryId: string, committed: boolean): Promise<PushResult> {
   const target = lease.branch;
-  const q = await run(sbx, queueScript(), { envs: await netEnv(ctx, lease, { GS_BASE: target, GS_ENTRY: entryId }), timeoutMs: 120_000 });
-  if (q.exitCode === EXIT.NOTHING) throw nothingToPush(target);
-  if (q.exitCode !== 0) throw failed(ctx, 'push', q);
+  const r = await run(sbx, queueScript(), { envs: await netEnv(ctx, lease, { GS_BASE: target, GS_ENTRY: entryId }), timeoutMs: 120_000 });
+  const q = parseQueue(r);
+  if (q.kind === 'nothing') throw nothingToPush(target);
+  if (q.kind !== 'queued') throw failed(ctx, 'push', r);
   await lock.enqueue(entryId);
-  return awaitEntry(ctx, lease, sbx, rec, lock, entryId, committed, markers(q.stdout).HEAD);
+  return awaitEntry(ctx, lease, sbx, rec, lock, entryId, committed, q.head);
 }
 
 /** Failures after which the base may or may not have moved: the entry's fate is found out, not guessed. */
@@ -183,15 +189,15 @@ async function awaitEntry(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox,
   if (entry.status === 'conflict') {
     rec.detail = { conflicts: entry.conflicts };
     // The agent resolves against the tip that conflicted: its origin/<base> is brought up to date.
-    const f = await run(sbx, `cd "$GS_WORKDIR" && git fetch --quiet --no-tags origin "+refs/heads/$GS_BASE:refs/remotes/origin/$GS_BASE"`, { envs: await netEnv(ctx, lease, { GS_BASE: target }) }).catch(() => null);
-    if (!f || f.exitCode !== 0) ctx.log.warn('post_conflict_fetch_failed', { lease: lease.id });
+    const f = await run(sbx, fetchBaseScript(), { envs: await netEnv(ctx, lease, { GS_BASE: target }) }).catch(() => null);
+    if (!f || parseFetchBase(f).kind !== 'ok') ctx.log.warn('post_conflict_fetch_failed', { lease: lease.id });
     await notifyConflict(ctx, lease, target, entry.conflicts);
     throw conflictError(entry.conflicts, target);
   }
   if (entry.status === 'failed') throw new AppError('GIT_FAILED', `the queued commits were refused by the lander: they share no history with ${target}, or their change would not land unchanged; pull and push again`);
   if (entry.status !== 'landed' || !entry.commit_sha) throw new AppError('GIT_FAILED', `the queued commits could not be landed (${entry.status}); push again`);
   const sync = await run(sbx, syncLandedScript(), { envs: await netEnv(ctx, lease, { GS_BASE: target, GS_COMMIT: entry.commit_sha }) });
-  if (sync.exitCode !== 0) ctx.log.warn('post_land_sync_failed', { lease: lease.id, stderr: sync.stderr.slice(-300) });
+  if (parseSyncLanded(sync).kind !== 'ok') ctx.log.warn('post_land_sync_failed', { lease: lease.id, stderr: sync.stderr.slice(-300) });
   rec.commitSha = entry.commit_sha;
   rec.detail = { batch_size: entry.batch_size };
   return {
@@ -216,9 +222,10 @@ async function landBatch(ctx: ServiceContext, lease: LeaseRecord, lock: LockClie
     const envs = await netEnv(ctx, l.lease, { GS_BASE: lease.branch, GS_FENCE: String(token), GS_ENTRIES: entries.map((e) => `${e.id} ${e.agentId}`).join('\n') }, { fence: token });
     const [out, attempts] = await untilLanded(ctx, lock, token, lease.branch, async () => {
       const r = await run(l.sbx, landBatchScript(), { envs, timeoutMs: 120_000 });
-      if (r.exitCode === 0) return parseBatchOutput(r.stdout);
-      if (r.exitCode === EXIT.FENCED) throw new AppError('GIT_FAILED', 'the repo lock expired while landing; push again', { retryAfterS: 1 });
-      if (r.exitCode !== EXIT.REJECTED) throw failed(ctx, 'push', r);
+      const landed = parseLandBatch(r);
+      if (landed.kind === 'ok') return landed.outcomes;
+      if (landed.kind === 'fenced') throw new AppError('GIT_FAILED', 'the repo lock expired while landing; push again', { retryAfterS: 1 });
+      if (landed.kind !== 'rejected') throw failed(ctx, 'push', r);
       return REJECTED;
     });
     const results = entries.map(({ id }) => ({ id, ...(out.get(id) ?? { status: 'missing' as const, conflicts: [] }) }));
@@ -244,23 +251,21 @@ const SWEEP_EVERY_MS = 10 * 60_000;
  * the lease that parked them has ended (an active lease's ref may be a push in flight).
  */
 async function sweepQueueRefs(ctx: ServiceContext, lock: LockClient, lander: Lander, envs: Record<string, string>): Promise<void> {
-  const ls = await run(lander.sbx, `cd "$GS_WORKDIR" && git ls-remote origin "${QUEUE_PREFIX}/*"`, { envs });
-  if (ls.exitCode !== 0) return;
-  const ids = ls.stdout.split('\n').map((l) => l.split('\t')[1]?.slice(QUEUE_PREFIX.length + 1)).filter((x): x is string => !!x && /^[A-Za-z0-9_-]+$/.test(x));
-  if (!ids.length) return;
+  const ls = parseListQueueRefs(await run(lander.sbx, listQueueRefsScript(), { envs }));
+  if (ls.kind !== 'ok' || !ls.entryIds.length) return;
+  const ids = ls.entryIds;
   const live = new Set(await lock.liveEntries(ids));
   const active = new Set(await poolStub(ctx.env).activeLeaseIds([...new Set(ids.map(leaseOfQueueRef))]));
   const stale = ids.filter((id) => !live.has(id) && !active.has(leaseOfQueueRef(id)));
   if (!stale.length) return;
-  const refs = stale.slice(0, 200).map((id) => `:${QUEUE_PREFIX}/${id}`).join(' ');
-  const r = await run(lander.sbx, `cd "$GS_WORKDIR" && git push --quiet origin ${refs}`, { envs });
-  ctx.log.info('queue_refs_swept', { count: stale.length, ok: r.exitCode === 0 });
+  const r = await run(lander.sbx, sweepQueueRefsScript(), { envs: { ...envs, GS_ENTRIES: stale.slice(0, 200).join('\n') } });
+  ctx.log.info('queue_refs_swept', { count: stale.length, ok: parseSweepQueueRefs(r).kind === 'ok' });
 }
 
 /** Deletes a withdrawn entry's queue ref from the remote (best effort; a leftover ref is only clutter). */
 async function dropQueueRef(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, entryId: string): Promise<void> {
-  const r = await run(sbx, `cd "$GS_WORKDIR" && git push --quiet origin ":${QUEUE_PREFIX}/$GS_ENTRY"`, { envs: await netEnv(ctx, lease, { GS_ENTRY: entryId }) }).catch(() => null);
-  if (!r || r.exitCode !== 0) ctx.log.warn('queue_ref_cleanup_failed', { lease: lease.id, entry: entryId });
+  const r = await run(sbx, dropQueueRefScript(), { envs: await netEnv(ctx, lease, { GS_ENTRY: entryId }) }).catch(() => null);
+  if (!r || parseDropQueueRef(r).kind !== 'ok') ctx.log.warn('queue_ref_cleanup_failed', { lease: lease.id, entry: entryId });
 }
 
 const REJECTED = Symbol('rejected');

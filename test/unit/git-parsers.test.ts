@@ -28,6 +28,7 @@ describe('parseStatusV2', () => {
       untracked: ['untracked dir/file.txt'],
       conflicted: ['conflict.txt'],
       clean: false,
+      truncated: false,
     });
   });
 

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   EXIT,
   parseCommit,
@@ -14,6 +14,7 @@ import {
   parsePrepare,
   parsePull,
   parseQueue,
+  parseRefresh,
   parseScrub,
   parseSetup,
   parseSweepQueueRefs,
@@ -21,6 +22,9 @@ import {
 } from '../../src/git/script-results.ts';
 import { QUEUE_PREFIX } from '../../src/gateway/ref-rules.ts';
 import { World, git, runScript } from './script-harness.ts';
+
+// Each test runs several git processes; a busy machine needs more than the default 5 s.
+vi.setConfig({ testTimeout: 60_000 });
 
 let w: World;
 beforeEach(() => {
@@ -43,7 +47,7 @@ describe('prepare.sh', () => {
   it('clones the repo and checks out the agent branch from origin/<base> with the lease config', () => {
     const home = w.home();
     const r = parsePrepare(runScript('prepare', env(home)));
-    expect(r).toEqual({ kind: 'ready', home, workdir: path.join(home, 'repo') });
+    expect(r).toEqual({ kind: 'ready', home, workdir: path.join(home, 'repo'), base: w.remoteRef('main'), fetched: true });
     const repo = path.join(home, 'repo');
     expect(git(repo, 'symbolic-ref', '--short', 'HEAD')).toBe('agent/a/t');
     expect(git(repo, 'rev-parse', 'HEAD')).toBe(w.remoteRef('main'));
@@ -73,6 +77,26 @@ describe('prepare.sh', () => {
     const r = runScript('prepare', env(w.home(), { GS_URL: path.join(w.root, 'missing.git') }));
     expect(r.exitCode).toBe(EXIT.CLONE);
     expect(parsePrepare(r)).toMatchObject({ kind: 'clone_failed' });
+  });
+});
+
+describe('prepare.sh with GS_EXPECT', () => {
+  it('skips the fetch when the clone\'s origin/<base> is the expected tip', () => {
+    const home = w.home();
+    const env = { HOME: home, GS_URL: w.remote, GS_BRANCH: 'main', GS_AGENT_BRANCH: 'agent/a/t', GS_AGENT: 'a', GS_AUTH: 'Basic abc' };
+    const seen = w.remoteRef('main');
+    runScript('prepare', env);
+    w.commitAndPush(w.clone('other'), 'main', { 'later.txt': 'l' });
+    expect(parsePrepare(runScript('prepare', { ...env, GS_EXPECT: seen }))).toMatchObject({ kind: 'ready', base: seen, fetched: false });
+  });
+});
+
+describe('refresh.sh', () => {
+  it('fetches the base into an idle clone and reports its tip', () => {
+    const home = w.home();
+    runScript('preclone', { HOME: home, GS_URL: w.remote, GS_BRANCH: 'main' });
+    const tip = w.commitAndPush(w.clone('other'), 'main', { 'r.txt': 'r' });
+    expect(parseRefresh(runScript('refresh', { HOME: home, GS_BRANCH: 'main' }))).toEqual({ kind: 'ok', base: tip });
   });
 });
 
@@ -322,7 +346,7 @@ describe('scrub.sh', () => {
     git(repo, 'config', 'remote.origin.url', url);
     const sid = `test-${Date.now()}`;
     const r = runScript('scrub', { GS_HOME: home, GS_TIP: w.remoteRef('main'), GS_URL: url, HOME: path.join(w.root, 'nohome'), TMPDIR: tmp, E2B_SANDBOX_ID: sid });
-    expect(parseScrub(r)).toEqual({ clean: true, scope: 'sandbox', stray: null });
+    expect(parseScrub(r)).toEqual({ clean: true, scope: 'sandbox', base: w.remoteRef('main'), stray: null });
     expect(fs.readdirSync(home)).toEqual(['repo']);
     expect(fs.readdirSync(tmp)).toEqual([]);
     expect(fs.existsSync(path.join(repo, '.git', 'hooks'))).toBe(false);
@@ -346,6 +370,6 @@ describe('scrub.sh', () => {
   it('fails (exit FAILED) for a home that is not an absolute plain directory', () => {
     const r = runScript('scrub', { GS_HOME: 'relative/home', E2B_SANDBOX_ID: 'x' });
     expect(r.exitCode).toBe(EXIT.FAILED);
-    expect(parseScrub(r)).toEqual({ clean: false, scope: null, stray: null });
+    expect(parseScrub(r)).toEqual({ clean: false, scope: null, base: null, stray: null });
   });
 });

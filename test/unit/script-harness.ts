@@ -42,16 +42,19 @@ export const GIT_ENV: Record<string, string> = {
   LC_ALL: 'C',
 };
 
+// worker-configuration.d.ts declares the Worker's vars on NodeJS.ProcessEnv; a child's env holds only these.
+const childEnv = (env: Record<string, string>) => env as NodeJS.ProcessEnv;
+
 /** Runs a script with bash and `env` (over GIT_ENV). */
 export function runScript(name: string, env: Record<string, string>, cwd = os.tmpdir()): ScriptRun {
-  const r = spawnSync('bash', ['-c', assembled(name)], { cwd, env: { ...GIT_ENV, ...env }, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync('bash', ['-c', assembled(name)], { cwd, env: childEnv({ ...GIT_ENV, ...env }), encoding: 'utf8', timeout: 60_000 });
   if (r.error) throw r.error;
   return { exitCode: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Runs git in `dir`; returns trimmed stdout and throws on failure. */
 export function git(dir: string, ...args: string[]): string {
-  const r = spawnSync('git', args, { cwd: dir, env: GIT_ENV, encoding: 'utf8' });
+  const r = spawnSync('git', args, { cwd: dir, env: childEnv(GIT_ENV), encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr}`);
   return r.stdout.trim();
 }
@@ -105,7 +108,7 @@ export class World {
 
   /** The commit a branch (or any ref) of the remote is at, or '' when absent. */
   remoteRef(ref: string): string {
-    const r = spawnSync('git', ['--git-dir', this.remote, 'rev-parse', '-q', '--verify', ref], { env: GIT_ENV, encoding: 'utf8' });
+    const r = spawnSync('git', ['--git-dir', this.remote, 'rev-parse', '-q', '--verify', ref], { env: childEnv(GIT_ENV), encoding: 'utf8' });
     return r.status === 0 ? r.stdout.trim() : '';
   }
 

@@ -8,7 +8,10 @@
 # env  GS_AGENT_BRANCH the branch the agent works on (created or reset at origin/GS_BRANCH)
 # env  GS_AGENT        the agent id (commit author name)
 # env  GS_AUTH         the lease's gateway credential (an Authorization header value)
+# env  GS_EXPECT       optional: the commit a clone the pool verified fresh has as origin/GS_BRANCH (no fetch then)
 # out  __GS_HOME       $HOME
+# out  __GS_FETCHED    0 when the fresh clone was used without a fetch
+# out  __GS_BASE       the commit of origin/GS_BRANCH the branch starts at
 # out  __GS_WORKDIR    the clone's directory
 # out  __GS_FAILED     (stderr) the step that failed
 # exit OK
@@ -20,7 +23,10 @@ cd "$HOME" || fail home
 if [ -d repo/.git ] && [ "$(git -C repo config --get remote.origin.url)" = "$GS_URL" ]; then
   cd repo || fail home
   git rebase --abort >/dev/null 2>&1; git merge --abort >/dev/null 2>&1
-  if ! out="$(git fetch --quiet --prune --no-tags origin "+refs/heads/$GS_BRANCH:refs/remotes/origin/$GS_BRANCH" 2>&1)"; then
+  # A clone the pool verified fresh (its origin/<base> is GS_EXPECT, seen as the tip lately) skips the fetch.
+  if [ -n "${GS_EXPECT:-}" ] && [ "$(git rev-parse -q --verify "refs/remotes/origin/$GS_BRANCH")" = "$GS_EXPECT" ]; then
+    echo "__GS_FETCHED=0"
+  elif ! out="$(git fetch --quiet --prune --no-tags origin "+refs/heads/$GS_BRANCH:refs/remotes/origin/$GS_BRANCH" 2>&1)"; then
     echo "$out" >&2
     case "$out" in *"couldn't find remote ref"*) fail branch "$EXIT_NO_BRANCH" ;; esac
     fail fetch "$EXIT_CLONE"
@@ -33,4 +39,5 @@ git reset --quiet --hard && git clean -ffdxq
 git config user.name "$GS_AGENT" && git config user.email "$GS_AGENT@agents.git-sandbox.invalid"
 git config rebase.autoStash true && git config git-sandbox.base "$GS_BRANCH"
 git config --replace-all http.extraHeader "Authorization: $GS_AUTH"
+echo "__GS_BASE=$(git rev-parse "origin/$GS_BRANCH")"
 echo "__GS_WORKDIR=$PWD"

@@ -1,11 +1,15 @@
 # shellcheck shell=bash
 # scrub.sh: returns a pool member to "as cloned" between leases and verifies it: every process of
 # the lease ends, $HOME/$TMPDIR/tmp are emptied, the clone is rebuilt as a fresh clone of
-# origin/<base>. A clone that cannot be rebuilt (not a git dir, bad config, origin/<base> missing) is
-# removed; a member without a clone is clean (its next lease clones).
+# GS_TIP. A clone that cannot be rebuilt (not a git dir, bad config, origin not GS_URL, GS_TIP empty
+# or not to be had) is removed; a member without a clone is clean (its next lease clones).
 #
 # env  GS_HOME         the member's home ($HOME itself points elsewhere, so no profile of the tenant's runs)
+# env  GS_TIP          the base's tip as the service read it upstream: the clone is rebuilt at exactly that commit
+# env  GS_URL          the repo's gateway URL, which the clone's origin must still be
+# env  GS_AUTH         a member credential, to fetch GS_TIP through the gateway when the old clone lacks it
 # out  __GS_SCOPE      machine (a VM of its own) or sandbox (a shared host: only E2B_SANDBOX_ID's processes)
+# out  __GS_BASE       the commit the kept clone is at
 # out  __GS_CLEAN      1 when verified clean, else 0
 # out  __GS_STRAY      (stderr) the first thing the verification found
 # out  __GS_FAILED     (stderr) the step that failed
@@ -91,6 +95,8 @@ rebuild() {
   url="$(g config --file "$old/config" --get remote.origin.url)" || return 1
   base="$(g config --file "$old/config" --get git-sandbox.base)" || return 1
   case "$url" in http://?*|https://?*) ;; *) return 1 ;; esac
+  # The clone must still point at the repo's gateway URL (the tenant may have rewritten its config).
+  [ "$url" = "${GS_URL:-}" ] || return 1
   case "$url$base" in *[[:space:][:cntrl:]]*) return 1 ;; esac
   case "$base" in -*|HEAD|refs/*|*@*) return 1 ;; esac
   g check-ref-format "refs/heads/$base" || return 1
@@ -101,8 +107,20 @@ rebuild() {
   rm -rf -- "$old/config" "$old/config.worktree" "$old/hooks" "$old/info" "$old/objects/info" "$old/commondir" "$old/gitdir" "$old/worktrees" "$old/modules" || return 1
   cp -- "$new/config" "$old/config" || return 1
   if [ -f "$old/shallow" ] && [ ! -L "$old/shallow" ]; then cp -- "$old/shallow" "$new/shallow" || return 1; fi
-  g --git-dir="$new" fetch -q --no-tags --no-write-fetch-head --update-shallow "$old" "+refs/remotes/origin/$base:refs/remotes/origin/$base" >/dev/null 2>&1 || return 1
+  # Only the tip the service read from the upstream is kept, never the tenant's own origin/<base>.
+  tip="${GS_TIP:-}"
+  case "$tip" in [0-9a-f][0-9a-f][0-9a-f][0-9a-f]*) ;; *) return 1 ;; esac
+  if ! g --git-dir="$old" cat-file -e "$tip^{commit}" 2>/dev/null; then
+    # The clone is behind: fetch the tip through the gateway (a member credential) into the old
+    # object store first; only objects reachable from the tip are then copied (and re-hashed).
+    [ -n "${GS_AUTH:-}" ] || return 1
+    g -c protocol.http.allow=always -c protocol.https.allow=always -c "http.extraHeader=Authorization: $GS_AUTH" --git-dir="$old" fetch -q --no-tags --no-write-fetch-head "$url" "+refs/heads/$base:refs/gs-scrub-net" >/dev/null 2>&1 || return 1
+    g --git-dir="$old" cat-file -e "$tip^{commit}" 2>/dev/null || return 1
+  fi
+  g --git-dir="$old" update-ref refs/gs-scrub-tip "$tip" || return 1
+  g --git-dir="$new" fetch -q --no-tags --no-write-fetch-head --update-shallow "$old" "+refs/gs-scrub-tip:refs/remotes/origin/$base" >/dev/null 2>&1 || return 1
   sha="$(g --git-dir="$new" rev-parse -q --verify "refs/remotes/origin/$base^{commit}")" || return 1
+  [ "$sha" = "$tip" ] || return 1
   rm -rf -- "$old" && mv -- "$new" "$old" || return 1
   cd "$repo" || return 1
   # A fresh index of origin/<base>, refreshed by hashing what is on disk (no stat data or flag the
@@ -115,6 +133,7 @@ url=""; base=""; sha=""
 if [ -e "$home/repo" ] && ! rebuild; then
   cd / && rm -rf -- "$home/repo" "$home/.gs-scrub.git"
 fi
+[ -d "$home/repo/.git" ] && echo "__GS_BASE=$sha"
 cd /
 # Checks everything the scrub promised; prints the first thing found (stderr) and fails.
 bad() { echo "__GS_STRAY=$1" >&2; return 1; }
