@@ -52,7 +52,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   // `/x/*` also matches `/x` itself, so each prefix is listed once (listing both authenticated twice).
   for (const path of ['/v1/sandboxes/*', '/mcp/*']) {
     app.use(path, async (c, next) => {
-      c.set('agentId', await authenticate(c.var.svc, c.req.header('authorization')));
+      c.set('agentId', await authenticate(c.var.svc, c.req.header('authorization'), c.req.header('cf-connecting-ip') ?? 'unknown'));
       await next();
     });
   }
@@ -85,6 +85,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
     }
     if (e.status >= 500) log?.warn('request_failed', { path: c.req.path, code: e.code, internal: e.internal?.slice(0, 500) });
     if (e.retryAfterS) c.header('Retry-After', String(e.retryAfterS));
+    if (e.code === 'UNAUTHORIZED') c.header('WWW-Authenticate', 'Bearer');
     return c.json(e.toBody(), e.status);
   });
   return app;

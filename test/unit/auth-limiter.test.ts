@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { FailureWindow, KeyCache, failureSubjects } from '../../src/services/auth-limiter.ts';
+
+const limit = { limit: 5, windowMs: 60_000 };
+const t0 = 1_800_000_000_000 - (1_800_000_000_000 % 60_000);
+
+describe('FailureWindow', () => {
+  it('lets a client fail up to the limit, then makes it wait', () => {
+    const w = new FailureWindow();
+    for (let i = 0; i < 4; i++) w.record(['ip:a'], t0 + i, limit);
+    expect(w.waitMs('ip:a', t0 + 10, limit)).toBe(0);
+    w.record(['ip:a'], t0 + 11, limit);
+    expect(w.waitMs('ip:a', t0 + 12, limit)).toBeGreaterThan(59_000);
+  });
+
+  it('counts one bad key from many addresses and many bad keys from one address', () => {
+    const w = new FailureWindow();
+    for (let i = 0; i < 5; i++) w.record(failureSubjects(`10.0.0.${i}`, 'abcdef0123456789ffff'), t0, limit);
+    expect(w.waitMs('key:abcdef0123456789', t0, limit)).toBeGreaterThan(0);
+    expect(w.waitMs('ip:10.0.0.1', t0, limit)).toBe(0);
+    for (let i = 0; i < 5; i++) w.record(failureSubjects('10.9.9.9', `${i}`.repeat(64)), t0, limit);
+    expect(w.waitMs('ip:10.9.9.9', t0, limit)).toBeGreaterThan(0);
+  });
+
+  it('forgives failures as they slide out of the window, and the wait it announces is enough', () => {
+    const w = new FailureWindow();
+    for (let i = 0; i < 5; i++) w.record(['ip:a'], t0 + 30_000, limit);
+    const wait = w.waitMs('ip:a', t0 + 30_000, limit);
+    expect(wait).toBeGreaterThan(0);
+    expect(w.count('ip:a', t0 + 30_000 + wait, limit)).toBeLessThan(5);
+    expect(w.waitMs('ip:a', t0 + 30_000 + wait, limit)).toBe(0);
+    expect(w.waitMs('ip:a', t0 + 180_000, limit)).toBe(0);
+  });
+
+  it('keeps a bounded number of clients', () => {
+    const w = new FailureWindow();
+    for (let i = 0; i < 20_000; i++) w.record([`ip:${i}`], t0, limit);
+    // The oldest clients were dropped; the newest are still counted.
+    expect(w.count('ip:0', t0, limit)).toBe(0);
+    expect(w.count('ip:19999', t0, limit)).toBe(1);
+  });
+});
+
+describe('KeyCache', () => {
+  it('serves a key until its deadline and forgets a revoked key at once', () => {
+    const c = new KeyCache();
+    c.set('h1', 'agent-1', t0 + 30_000);
+    expect(c.get('h1', t0 + 29_999)).toBe('agent-1');
+    expect(c.get('h1', t0 + 30_000)).toBeUndefined();
+    c.set('h2', 'agent-2', t0 + 30_000);
+    c.forget('h2');
+    expect(c.get('h2', t0)).toBeUndefined();
+  });
+});
