@@ -1,11 +1,29 @@
 // Input validation for git: ref names (git check-ref-format rules), repo URLs and repo-relative paths.
 import { AppError } from '../errors.ts';
 
-/** Throws INVALID_REF unless `name` is a valid branch name by git's check-ref-format rules. */
+/** True when `s` holds no control character (below 0x20, or DEL); with `text`, newline and tab are allowed. */
+export function hasNoControl(s: string, text = false): boolean {
+  // biome-ignore lint: control characters are exactly what is being looked for.
+  return !(text ? /[\x00-\x08\x0b-\x1f\x7f]/ : /[\x00-\x1f\x7f]/).test(s);
+}
+
+/** The reason given for a string field holding a control character. */
+export const NO_CONTROL = 'must not contain control characters';
+
+/** The reason given for a text field (a commit message) holding a control character other than newline or tab. */
+export const NO_CONTROL_TEXT = 'must not contain control characters other than newline and tab';
+
+/**
+ * Throws INVALID_REF unless `name` is a branch name: git's check-ref-format rules for refs/heads/<name>,
+ * and no name git would read as something else (HEAD and other pseudo-refs, a full ref, a commit id).
+ */
 export function assertBranchName(name: string, field = 'branch'): string {
-  const bad = (why: string) => new AppError('INVALID_REF', `${field} "${name.slice(0, 100)}" is not a valid branch name: ${why}`, { details: { field } });
+  const bad = (why: string) => new AppError('INVALID_REF', `${field} "${name.slice(0, 100).replace(/[\x00-\x1f\x7f]/g, '?')}" is not a valid branch name: ${why}`, { details: { field } });
   if (!name || name.length > 200) throw bad('length must be 1..200');
-  if (name === '@') throw bad('"@" is reserved');
+  if (name === '@' || name.startsWith('@') || name.endsWith('@')) throw bad('must not start or end with "@"');
+  if (/^[A-Z_]*HEAD$/.test(name)) throw bad(`"${name}" names a git pseudo-ref, not a branch`);
+  if (name.startsWith('refs/') || name === 'refs') throw bad('give the branch name itself, not a ref (no "refs/" prefix)');
+  if (/^([0-9a-f]{40}|[0-9a-f]{64})$/i.test(name)) throw bad('looks like a commit id');
   if (name.startsWith('-')) throw bad('must not start with "-"');
   if (name.startsWith('/') || name.endsWith('/')) throw bad('must not start or end with "/"');
   if (name.endsWith('.')) throw bad('must not end with "."');
@@ -32,6 +50,8 @@ export interface RepoUrl {
 
 /** Parses an http(s) repository URL; credentials, query strings and fragments are refused. */
 export function parseRepoUrl(raw: string): RepoUrl {
+  // The URL parser drops tabs and newlines silently; a URL holding one is refused instead.
+  if (!hasNoControl(raw)) throw new AppError('BAD_REQUEST', `repo_url ${NO_CONTROL}`, { details: { field: 'repo_url' } });
   let u: URL;
   try {
     u = new URL(raw);
@@ -69,7 +89,7 @@ export function repoAllowed(repo: RepoUrl, patterns: string): boolean {
 
 /** Validates a repo-relative file path: no absolute paths, traversal, .git, or control characters. */
 export function assertRepoPath(raw: string): string {
-  const bad = (why: string) => new AppError('INVALID_PATH', `path "${raw.slice(0, 200)}" is not allowed: ${why}`, { details: { field: 'path' } });
+  const bad = (why: string) => new AppError('INVALID_PATH', `path "${raw.slice(0, 200).replace(/[\x00-\x1f\x7f]/g, '?')}" is not allowed: ${why}`, { details: { field: 'path' } });
   if (!raw || raw.length > 1024) throw bad('length must be 1..1024');
   if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw)) throw bad('must be relative to the repository root');
   // biome-ignore lint: control characters are exactly what is being rejected.

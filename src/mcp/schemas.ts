@@ -1,9 +1,8 @@
-// zod schemas of the MCP tools: input shapes (every field described, as the model reads them)
-// and output schemas, shared with the REST routes where the REST shape already exists.
+// Input shapes of the MCP tools (every field described, as the model reads them), built from the
+// wire contract's request bodies; tool results are shaped by the contract's response schemas.
 import { z } from '@hono/zod-openapi';
-import { LEASE_ID_PATTERN, Lease } from '../routes/app-types.ts';
-import { CreateBody } from '../routes/sandboxes.ts';
-import { Diff, DiffQuery, ExecBody, ExecResult, PullResult, PushBody, PushResult, Status } from '../routes/git.ts';
+import { CreateBody, DiffQuery, ExecBody, LEASE_ID_PATTERN, PushBody } from '../contract.ts';
+import { NO_CONTROL, hasNoControl } from '../git/validate.ts';
 
 /** A lease id argument. */
 const id = z.string().regex(LEASE_ID_PATTERN, 'must be a lease id like sbx_…').describe('lease id returned by git_clone (sbx_…)');
@@ -14,7 +13,7 @@ const path = z.string().min(1).max(1024).describe('path relative to the reposito
 /** Input of git_clone: the fields of POST /v1/sandboxes plus its Idempotency-Key header. */
 export const CloneInput = {
   ...CreateBody.shape,
-  idempotency_key: z.string().min(1).max(200).optional().describe('repeat a clone with the same key to get the same lease back instead of a second one'),
+  idempotency_key: z.string().min(1).max(200).refine((s) => hasNoControl(s), NO_CONTROL).optional().describe('repeat a clone with the same key to get the same lease back instead of a second one'),
 };
 
 /** Input of tools that only name a lease. */
@@ -44,17 +43,3 @@ export const FileWriteInput = {
 
 /** Input of exec. */
 export const ExecInput = { id, ...ExecBody.shape };
-
-/** Output of sandbox_list. */
-export const LeaseList = z.object({ sandboxes: z.array(Lease) });
-
-/** Output of file_read. */
-export const FileContent = z.object({ path: z.string(), content: z.string(), encoding: z.enum(['utf-8', 'base64']), bytes: z.number() });
-
-/** Output of file_write. */
-export const FileWritten = z.object({ path: z.string(), bytes: z.number() });
-
-/** Output of sandbox_release. */
-export const Released = z.object({ id: z.string(), released: z.literal(true) });
-
-export { Diff, ExecResult, Lease, PullResult, PushResult, Status };
