@@ -1,11 +1,10 @@
 // File content over MCP, where arguments and results are JSON: UTF-8 text, or base64 for bytes
 // that are not valid UTF-8.
 import { AppError } from '../errors.ts';
-import type { z } from '@hono/zod-openapi';
-import type { FileContent } from './schemas.ts';
+import type { FileContent } from '../contract.ts';
 
 /** Builds file_read's result from the bytes: UTF-8 text when it decodes, base64 otherwise. */
-export function fileContent(path: string, bytes: Uint8Array): z.output<typeof FileContent> {
+export function fileContent(path: string, bytes: Uint8Array): FileContent {
   try {
     return { path, content: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes), encoding: 'utf-8', bytes: bytes.length };
   } catch {

@@ -10,6 +10,7 @@ import { gitPush } from '../services/push.ts';
 import { createLease, listLeases, releaseLease } from '../services/leases.ts';
 import { decodeContent, fileContent } from './content.ts';
 import { toolResult } from './results.ts';
+import * as C from '../contract.ts';
 import * as S from './schemas.ts';
 import * as R from './render.ts';
 
@@ -25,7 +26,7 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
       inputSchema: S.CloneInput,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     },
-    async ({ idempotency_key, ...input }) => toolResult(log, 'git_clone', S.Lease, () => createLease(svc, agentId, input, idempotency_key), R.lease),
+    async ({ idempotency_key, ...input }) => toolResult(log, 'git_clone', C.Lease, () => createLease(svc, agentId, input, idempotency_key), R.lease),
   );
 
   server.registerTool(
@@ -36,7 +37,7 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
       inputSchema: S.LeaseInput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async ({ id }) => toolResult(log, 'git_status', S.Status, () => gitStatus(svc, agentId, id), R.status),
+    async ({ id }) => toolResult(log, 'git_status', C.Status, () => gitStatus(svc, agentId, id), R.status),
   );
 
   server.registerTool(
@@ -48,7 +49,7 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async ({ id, against, path, max_bytes }) =>
-      toolResult(log, 'git_diff', S.Diff, () => gitDiff(svc, agentId, id, { against, path, maxBytes: max_bytes }), R.diff),
+      toolResult(log, 'git_diff', C.Diff, () => gitDiff(svc, agentId, id, { against, path, maxBytes: max_bytes }), R.diff),
   );
 
   server.registerTool(
@@ -59,7 +60,7 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
       inputSchema: S.LeaseInput,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     },
-    async ({ id }) => toolResult(log, 'git_pull', S.PullResult, () => gitPull(svc, agentId, id), R.pull),
+    async ({ id }) => toolResult(log, 'git_pull', C.PullResult, () => gitPull(svc, agentId, id), R.pull),
   );
 
   server.registerTool(
@@ -70,7 +71,7 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
       inputSchema: S.PushInput,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     },
-    async ({ id, ...input }) => toolResult(log, 'git_push', S.PushResult, () => gitPush(svc, agentId, id, input), R.push),
+    async ({ id, ...input }) => toolResult(log, 'git_push', C.PushResult, () => gitPush(svc, agentId, id, input), R.push),
   );
 
   server.registerTool(
@@ -82,7 +83,7 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async ({ id, path }) =>
-      toolResult(log, 'file_read', S.FileContent, async () => fileContent(path, await readFile(svc, agentId, id, path)), R.file),
+      toolResult(log, 'file_read', C.FileContent, async () => fileContent(path, await readFile(svc, agentId, id, path)), R.file),
   );
 
   server.registerTool(
@@ -94,7 +95,7 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
     async ({ id, path, content, encoding }) =>
-      toolResult(log, 'file_write', S.FileWritten, () => writeFile(svc, agentId, id, path, decodeContent(content, encoding)), (w) => `Wrote ${w.bytes} bytes to ${w.path}.`),
+      toolResult(log, 'file_write', C.FileWritten, () => writeFile(svc, agentId, id, path, decodeContent(content, encoding)), (w) => `Wrote ${w.bytes} bytes to ${w.path}.`),
   );
 
   server.registerTool(
@@ -105,7 +106,7 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
       inputSchema: S.ExecInput,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     },
-    async ({ id, command, timeout_ms }) => toolResult(log, 'exec', S.ExecResult, () => execCommand(svc, agentId, id, command, timeout_ms), R.exec),
+    async ({ id, command, timeout_ms }) => toolResult(log, 'exec', C.ExecResult, () => execCommand(svc, agentId, id, command, timeout_ms), R.exec),
   );
 
   server.registerTool(
@@ -115,7 +116,7 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
       description: 'Your active sandbox leases.',
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async () => toolResult(log, 'sandbox_list', S.LeaseList, async () => ({ sandboxes: await listLeases(svc, agentId) }), R.leases),
+    async () => toolResult(log, 'sandbox_list', C.LeaseList, async () => ({ sandboxes: await listLeases(svc, agentId) }), R.leases),
   );
 
   server.registerTool(
@@ -127,6 +128,6 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     },
     async ({ id }) =>
-      toolResult(log, 'sandbox_release', S.Released, async () => (await releaseLease(svc, agentId, id), { id, released: true as const }), (r) => `Released ${r.id}.`),
+      toolResult(log, 'sandbox_release', C.Released, async () => (await releaseLease(svc, agentId, id), { id, released: true as const }), (r) => `Released ${r.id}.`),
   );
 }

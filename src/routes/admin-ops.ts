@@ -6,7 +6,8 @@ import { requireToken } from '../services/auth.ts';
 import { poolStub } from '../services/context.ts';
 import { DEFAULT_GRACE_S, rotateApiKey } from '../services/key-rotation.ts';
 import { leaseView } from '../services/leases.ts';
-import { ErrorBody, Lease, subApp } from './app-types.ts';
+import { ErrorBody, Lease } from '../contract.ts';
+import { subApp } from './app-types.ts';
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 const adminSecurity = [{ admin: [] as string[] }];

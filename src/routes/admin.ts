@@ -4,7 +4,8 @@ import { eq } from 'drizzle-orm';
 import { apiKeys } from '../db/schema.ts';
 import { createApiKey, requireToken, revokeApiKey } from '../services/auth.ts';
 import { poolStub } from '../services/context.ts';
-import { ErrorBody, subApp } from './app-types.ts';
+import { ErrorBody } from '../contract.ts';
+import { subApp } from './app-types.ts';
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 const adminSecurity = [{ admin: [] as string[] }];

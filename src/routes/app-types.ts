@@ -1,5 +1,6 @@
-// Hono environment shared by every sub-app, the validation hook and the common zod schemas.
+// Hono environment shared by every sub-app, the validation hook and the common OpenAPI pieces.
 import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { ErrorBody } from '../contract.ts';
 import { AppError } from '../errors.ts';
 import type { ServiceContext } from '../services/context.ts';
 
@@ -24,11 +25,6 @@ export function subApp(): OpenAPIHono<AppEnv> {
   });
 }
 
-/** The error body every failure shares. */
-export const ErrorBody = z
-  .object({ error: z.object({ code: z.string(), message: z.string() }).passthrough() })
-  .openapi('Error');
-
 /** Common error responses for OpenAPI. */
 export const errorResponses = {
   400: { description: 'Invalid input', content: { 'application/json': { schema: ErrorBody } } },
@@ -37,26 +33,5 @@ export const errorResponses = {
   410: { description: 'Lease expired or ended', content: { 'application/json': { schema: ErrorBody } } },
 } as const;
 
-/** What a lease id looks like (`sbx_` + 24 hex digits). */
-export const LEASE_ID_PATTERN = /^sbx_[0-9a-f]{24}$/;
-
-export const LeaseId = z.string().regex(LEASE_ID_PATTERN, 'must be a lease id like sbx_…').openapi({ param: { name: 'id', in: 'path' }, example: 'sbx_0123456789abcdef01234567' });
-
-export const Lease = z
-  .object({
-    id: z.string(),
-    agent_id: z.string(),
-    task_id: z.string(),
-    repo_url: z.string(),
-    branch: z.string(),
-    agent_branch: z.string(),
-    status: z.string(),
-    workdir: z.string().nullable(),
-    created_at: z.string(),
-    expires_at: z.string(),
-    lease_source: z.enum(['warm', 'affinity', 'cold']),
-    mode: z.enum(['pooled', 'direct']),
-  })
-  .openapi('Lease');
-
+/** The Bearer-key security requirement of the agent routes. */
 export const security = [{ bearer: [] as string[] }];

@@ -2,7 +2,8 @@
 import { Hono } from 'hono';
 import { AppError } from '../errors.ts';
 import { deleteFile, readFilePart, writeFile } from '../services/files.ts';
-import { LEASE_ID_PATTERN, type AppEnv } from './app-types.ts';
+import { LEASE_ID_PATTERN } from '../contract.ts';
+import type { AppEnv } from './app-types.ts';
 
 function params(c: { req: { param(k: string): string | undefined; path: string } }): { id: string; path: string } {
   const id = c.req.param('id') ?? '';

@@ -1,19 +1,8 @@
 // /v1/sandboxes: create, list, read, renew and release leases.
 import { createRoute, z } from '@hono/zod-openapi';
+import { CreateBody, ErrorBody, Lease, LeaseId, LeaseList, RenewBody } from '../contract.ts';
 import { createLease, getLease, leaseView, listLeases, releaseLease, renewLease } from '../services/leases.ts';
-import { Lease, LeaseId, errorResponses, security, subApp, ErrorBody } from './app-types.ts';
-
-/** Body of POST /v1/sandboxes (also the git_clone MCP tool's input). */
-export const CreateBody = z
-  .object({
-    repo_url: z.string().min(1).max(2048).describe('http(s) URL of the repository; must match ALLOWED_REPOS'),
-    branch: z.string().min(1).max(200).default('main').describe('base branch to check out'),
-    task_id: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 . _ -').describe('the agent task this lease serves'),
-    agent_branch: z.string().min(1).max(200).optional().describe('branch to create; default agent/<agent_id>/<task_id>'),
-    ttl_s: z.number().int().min(10).max(86_400).optional().describe('lease lifetime in seconds; default SANDBOX_TTL_S'),
-  })
-  .strict()
-  .openapi('CreateLease');
+import { errorResponses, security, subApp } from './app-types.ts';
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 
@@ -40,7 +29,7 @@ const list = createRoute({
   path: '/v1/sandboxes',
   security,
   summary: "The caller's active leases",
-  responses: { 200: json(z.object({ sandboxes: z.array(Lease) }), 'Active leases'), ...errorResponses },
+  responses: { 200: json(LeaseList, 'Active leases'), ...errorResponses },
 });
 
 const get = createRoute({
@@ -59,7 +48,7 @@ const renew = createRoute({
   summary: 'Extend a lease',
   request: {
     params: z.object({ id: LeaseId }),
-    body: { required: false, content: { 'application/json': { schema: z.object({ ttl_s: z.number().int().min(10).max(86_400).optional() }).strict() } } },
+    body: { required: false, content: { 'application/json': { schema: RenewBody } } },
   },
   responses: { 200: json(Lease, 'The lease with its new expires_at'), ...errorResponses },
 });

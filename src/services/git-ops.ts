@@ -1,14 +1,15 @@
 // Git operations on a lease: status, diff, pull, push (serialized by RepoLock). Each one records
 // a git_operations row and updates the lease row.
+import type { Diff, PullResult, Status } from '../contract.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { recordOperation, redactFor, type OperationRecord } from '../db/lease-rows.ts';
 import { withDb } from '../db/client.ts';
-import { parsePull } from '../git/script-results.ts';
+import { markers, parsePull } from '../git/script-results.ts';
 import { pullScript } from '../git/scripts.ts';
 import { q } from '../git/shell.ts';
 import { serviceGitEnv, type ServiceGitOptions } from '../git/env.ts';
 import { gatewayAuthorization } from '../gateway/credentials.ts';
-import { markers, parseNumstatZ, parseStatusV2, wholeRecords, type FileStat, type GitStatus } from '../git/status.ts';
+import { parseNumstatZ, parseStatusV2, wholeRecords } from '../git/status.ts';
 import { assertRepoPath } from '../git/validate.ts';
 import type { LeaseRecord } from '../pool/types.ts';
 import { byteLength, cutUtf8, runBounded } from '../sandbox/bounded-run.ts';
@@ -67,7 +68,7 @@ async function runCapped(sbx: OpenLease['sbx'], workdir: string, cmd: string, ca
 const stderrOf = (r: { stderr: string }) => r.stderr.replace(/^__GS_RC=.*\n?/m, '');
 
 /** Parsed `git status` of the lease's repo, cut in the sandbox at MAX_OUTPUT_BYTES (`truncated`). */
-export async function gitStatus(ctx: ServiceContext, agentId: string, id: string): Promise<GitStatus> {
+export async function gitStatus(ctx: ServiceContext, agentId: string, id: string): Promise<Status> {
   const cap = ctx.cfg.MAX_OUTPUT_BYTES;
   return withOperation(ctx, agentId, id, 'status', async ({ lease, sbx }) => {
     const cmd = `{ git status --porcelain=v2 --branch -z --untracked-files=all; echo "__GS_RC=$?" >&2; } | head -c ${cap + 1}`;
@@ -87,15 +88,9 @@ export interface DiffOptions {
   maxBytes: number;
 }
 
-/** A bounded unified diff with per-file counts. */
-export interface DiffResult {
-  diff: string;
-  files: FileStat[];
-  truncated: boolean;
-}
 
 /** Unified diff + numstat against HEAD, the index, or origin/<base>; each cut in the sandbox (numstat at MAX_OUTPUT_BYTES, the diff also at max_bytes). */
-export async function gitDiff(ctx: ServiceContext, agentId: string, id: string, o: DiffOptions): Promise<DiffResult> {
+export async function gitDiff(ctx: ServiceContext, agentId: string, id: string, o: DiffOptions): Promise<Diff> {
   const path = o.path ? assertRepoPath(o.path) : undefined;
   const statCap = ctx.cfg.MAX_OUTPUT_BYTES;
   const diffCap = Math.min(o.maxBytes, ctx.cfg.MAX_OUTPUT_BYTES);
@@ -118,12 +113,6 @@ export async function gitDiff(ctx: ServiceContext, agentId: string, id: string, 
   });
 }
 
-/** Result of a pull. */
-export interface PullResult {
-  head: string;
-  previous_head: string;
-  updated: boolean;
-}
 
 /** Fetches and rebases the lease's branch onto origin/<base> (autostash); conflicts abort cleanly. */
 export async function gitPull(ctx: ServiceContext, agentId: string, id: string): Promise<PullResult> {

@@ -1,6 +1,7 @@
 // Push: commit, then land. To the agent's own branch: under RepoLock, fetch + rebase + a
 // compare-and-swap push. To the base branch: batched landing, where each pusher parks its commits
 // on a queue ref and the lock holder lands every queued entry with one atomic push.
+import { PushResult } from '../contract.ts';
 import { AppError } from '../errors.ts';
 import { parseCommit, parseDropQueueRef, parseFetchBase, parseLand, parseLandBatch, parseListQueueRefs, parseQueue, parseSweepQueueRefs, parseSyncLanded } from '../git/script-results.ts';
 import { commitScript, dropQueueRefScript, fetchBaseScript, landBatchScript, landScript, listQueueRefsScript, queueScript, sweepQueueRefsScript, syncLandedScript } from '../git/scripts.ts';
@@ -29,16 +30,6 @@ export interface PushInput {
   idemKey?: string;
 }
 
-/** Result of a push. */
-export interface PushResult {
-  commit: string;
-  target_branch: string;
-  attempts: number;
-  lock_wait_ms: number;
-  rebased: boolean;
-  committed: boolean;
-  batch_size: number;
-}
 
 type Rec = Partial<OperationRecord>;
 
@@ -63,8 +54,9 @@ export async function gitPush(ctx: ServiceContext, agentId: string, id: string, 
     const idemKey = input.idemKey;
     // A replayed push (same Idempotency-Key) gets the first answer, whatever died in between.
     if (idemKey) {
-      const prior = await lock.recall(idemKey);
-      if (prior) return prior as PushResult;
+      // The remembered answer is JSON read back from storage: parsed like any other trust edge.
+      const prior = PushResult.nullable().parse(await lock.recall(idemKey));
+      if (prior) return prior;
     }
     const entryId = await lock.newEntryId(idemKey);
     let result: PushResult;
