@@ -1,6 +1,7 @@
 // /v1/sandboxes: create, list, read, renew and release leases.
 import { createRoute, z } from '@hono/zod-openapi';
 import { CreateBody, ErrorBody, Lease, LeaseId, LeaseList, RenewBody } from '../contract.ts';
+import { NO_CONTROL, hasNoControl } from '../git/validate.ts';
 import { createLease, getLease, leaseView, listLeases, releaseLease, renewLease } from '../services/leases.ts';
 import { errorResponses, security, subApp } from './app-types.ts';
 
@@ -12,7 +13,7 @@ const create = createRoute({
   security,
   summary: 'Lease a git-ready sandbox',
   request: {
-    headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }),
+    headers: z.object({ 'idempotency-key': z.string().min(1).max(200).refine((s) => hasNoControl(s), NO_CONTROL).optional() }),
     body: { required: true, content: { 'application/json': { schema: CreateBody } } },
   },
   responses: {
