@@ -30,7 +30,7 @@ export function which(name: string): string | undefined {
   for (const d of dirs) {
     if (!d) continue;
     const p = path.join(d, name);
-    try { if (lstatSync(p) && existsSync(p)) return p; } catch { /* next */ }
+    if (existsSync(p)) return p;
   }
   return undefined;
 }

@@ -129,7 +129,7 @@ export class SandboxFs {
   }
 
   /** Facts about one entry at `loc` (not followed); null when it does not exist. */
-  private async facts(loc: Location, withMeta: boolean): Promise<{ lst: Stats; target?: { st: Stats; path: string } } | null> {
+  private async facts(loc: Location): Promise<{ lst: Stats; target?: { st: Stats; path: string } } | null> {
     const lst = await loc.lstat().catch((e) => { if (errnoOf(e) === 'ENOENT') return null; throw e; });
     if (!lst) return null;
     if (!lst.isSymbolicLink()) return { lst };
@@ -137,7 +137,7 @@ export class SandboxFs {
       const t = await this.resolve(loc.spath, true);
       return await using(t, async (tl) => ({ lst, target: { st: await stat(tl.host), path: tl.spath } }));
     } catch {
-      return withMeta ? { lst } : { lst };
+      return { lst };
     }
   }
 
@@ -149,7 +149,7 @@ export class SandboxFs {
   /** EntryInfo of `p` (a symlink reports its target); ENOENT when missing. */
   async entry(p: string): Promise<EntryJson> {
     return using(await this.resolve(p, false), async (loc) => {
-      const f = await this.facts(loc, true);
+      const f = await this.facts(loc);
       if (!f) throw fsError('ENOENT', 'stat', p);
       const metadata = f.lst.isFile() ? await this.metadataOf(loc, f.lst) : undefined;
       return buildEntry({ name: path.posix.basename(loc.spath), path: loc.spath, ...f, metadata }, this.names);
@@ -243,7 +243,7 @@ export class SandboxFs {
         const metas = this.meta.backend === 'xattr' ? await this.meta.getXattrs(names.map((n) => fdPath(dir.fd, n))) : [];
         for (let i = 0; i < names.length; i++) {
           const child = new Location(dir, names[i], path.posix.join(spath, names[i]));
-          const f = await this.facts(child, false).catch(() => null);
+          const f = await this.facts(child).catch(() => null);
           if (!f) continue;
           const metadata = f.lst.isFile() ? (metas[i] ?? this.sidecar.get(f.lst.ino)) : undefined;
           out.push(buildEntry({ name: names[i], path: child.spath, ...f, metadata }, this.names));

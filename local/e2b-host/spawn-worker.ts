@@ -1,6 +1,7 @@
 // Spawns one child process and reports its life as plain events. Runs inside a worker thread
 // (so fork/exec never blocks the HTTP event loop) or directly on the main thread.
 import { spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 /**
@@ -54,7 +55,7 @@ export function startChild(req: SpawnRequest, emit: (ev: ChildEvent) => void): C
   };
   if (req.report) {
     held = [];
-    const report = child.stdio[3] as import('node:stream').Readable;
+    const report = child.stdio[3] as Readable;
     let line = '';
     const settle = (text: string | undefined) => {
       if (!held) return;
@@ -88,7 +89,7 @@ export function startChild(req: SpawnRequest, emit: (ev: ChildEvent) => void): C
   child.on('exit', (code, signal) => out({ t: 'exit', code, signal }));
   child.on('close', (code, signal) => out({ t: 'close', code, signal }));
   const stdin = child.stdin;
-  const ctl = req.control ? (child.stdio[4] as import('node:stream').Writable) : undefined;
+  const ctl = req.control ? (child.stdio[4] as Writable) : undefined;
   ctl?.on('error', () => {});
   return {
     write: (data) => { if (stdin && !stdin.writableEnded && !stdin.destroyed) stdin.write(data); },
