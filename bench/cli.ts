@@ -1,5 +1,6 @@
 // Command-line flags of `npm run bench` and the scenario matrix they select.
 import { parseArgs } from 'node:util';
+import type { CapacityOptions } from './capacity/run.ts';
 import type { ScenarioSpec } from './scenario.ts';
 
 /** Parsed options. */
@@ -20,6 +21,10 @@ export interface BenchOptions {
   totalTimeoutS: number;
   out?: string;
   keepTmp: boolean;
+  /** `--capacity`: coordinator and lock throughput in workerd; null when not asked for. */
+  capacity: CapacityOptions | null;
+  /** Run the capacity measurement only (no floors, calibration or scenarios). */
+  capacityOnly: boolean;
 }
 
 export const USAGE = `npm run bench -- [flags]
@@ -46,6 +51,19 @@ export const USAGE = `npm run bench -- [flags]
   --out DIR                logs and results (default bench/results/<timestamp>)
   --keep-tmp               keep the scratch directory (stack state, DO state)
 
+  --capacity               also measure one PoolCoordinator's grant/release rate and one RepoLock's cycle rate
+                           inside workerd, sandbox side stubbed (JSON key "capacity")
+  --capacity-only          the capacity measurement alone (no floors, calibration or scenarios)
+  --capacity-agents N[,N…] concurrent agents per coordinator level (default 100,500,1000,2000,5000)
+  --capacity-shards K[,K…] coordinators the largest level is spread over, agent i on shard i mod K (default 1,2,4,8)
+  --capacity-lock-agents N[,N…]  concurrent users of one RepoLock (default 1,10,100,1000; 1 = uncontended)
+  --capacity-duration-s S  measuring window per level (default 5, after a 1 s warm-up)
+  --capacity-log-level L   LOG_LEVEL of the capacity Worker (default info, as deployed)
+  --capacity-persist tmpfs|disk  where the capacity Worker keeps Durable Object state (default tmpfs: /dev/shm,
+                           so the local disk's fsync latency is not on every commit)
+  --capacity-profile       CPU-profile the Worker's isolate over each capacity run (<out>/capacity-*.cpuprofile,
+                           hottest functions in the JSON)
+
 Output: a table on stdout, then one JSON line (the last line).`;
 
 const ints = (s: string, flag: string): number[] =>
@@ -60,6 +78,18 @@ const num = (s: string | undefined, def: number, flag: string, min = 0): number 
   const n = Number(s);
   if (!Number.isFinite(n) || n < min) throw new Error(`${flag}: expected a number ≥ ${min}, got ${JSON.stringify(s)}`);
   return n;
+};
+
+const logLevel = (s: string | undefined): string => {
+  if (s === undefined) return 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(s)) throw new Error(`--capacity-log-level: expected debug, info, warn or error, got ${JSON.stringify(s)}`);
+  return s;
+};
+
+const persist = (s: string | undefined): 'tmpfs' | 'disk' => {
+  if (s === undefined) return 'tmpfs';
+  if (s !== 'tmpfs' && s !== 'disk') throw new Error(`--capacity-persist: expected tmpfs or disk, got ${JSON.stringify(s)}`);
+  return s;
 };
 
 /** Parses argv; throws with a message on bad input; null means --help. */
@@ -84,6 +114,15 @@ export function parseCli(argv: string[]): BenchOptions | null {
       'total-timeout-s': { type: 'string' },
       out: { type: 'string' },
       'keep-tmp': { type: 'boolean' },
+      capacity: { type: 'boolean' },
+      'capacity-only': { type: 'boolean' },
+      'capacity-agents': { type: 'string' },
+      'capacity-shards': { type: 'string' },
+      'capacity-lock-agents': { type: 'string' },
+      'capacity-duration-s': { type: 'string' },
+      'capacity-log-level': { type: 'string' },
+      'capacity-profile': { type: 'boolean' },
+      'capacity-persist': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -116,6 +155,19 @@ export function parseCli(argv: string[]): BenchOptions | null {
     totalTimeoutS: num(values['total-timeout-s'], 3600, '--total-timeout-s', 1),
     out: values.out,
     keepTmp: !!values['keep-tmp'],
+    capacity: values.capacity || values['capacity-only']
+      ? {
+        agents: values['capacity-agents'] ? ints(values['capacity-agents'], '--capacity-agents') : [100, 500, 1000, 2000, 5000],
+        shards: values['capacity-shards'] ? ints(values['capacity-shards'], '--capacity-shards') : [1, 2, 4, 8],
+        lockAgents: values['capacity-lock-agents'] ? ints(values['capacity-lock-agents'], '--capacity-lock-agents') : [1, 10, 100, 1000],
+        warmupMs: 1000,
+        durationMs: Math.round(num(values['capacity-duration-s'], 5, '--capacity-duration-s', 0.5) * 1000),
+        logLevel: logLevel(values['capacity-log-level']),
+        profile: !!values['capacity-profile'],
+        persist: persist(values['capacity-persist']),
+      }
+      : null,
+    capacityOnly: !!values['capacity-only'],
   };
 }
 

@@ -1,4 +1,6 @@
 // Output: the human table (scenarios, floors, errors, time breakdown, targets) and the final JSON line.
+import { renderCapacity, type CapacityResult } from './capacity/report.ts';
+import { SERVICE_ROLES } from './cost.ts';
 import type { CpuProfile, ProcCounts } from './cpu.ts';
 import type { Profile } from './profile.ts';
 import type { Pcts, TaskSummary } from './stats.ts';
@@ -19,6 +21,10 @@ export interface ScenarioResult {
   success_rate: number;
   commits_expected: number;
   commits_found: number;
+  /** CPU seconds of workerd + Postgres + the stack's Node process per completed task (git and sandbox processes excluded). */
+  service_cpu_s_per_task: number | null;
+  /** Growth of pool_idle_sandbox_seconds_total over the agents' run, per completed task. */
+  idle_sandbox_s_per_task: number | null;
   // Extras.
   /** Task time without the modelled think time (= task_ms when --think-ms is 0, but for client gaps). */
   busy_ms: Pcts;
@@ -78,6 +84,8 @@ export interface BenchResult {
   floor_serial_push_ms: Pcts | null;
   /** One agent, ten rounds, pooled: the service's cost per step without queueing or CPU contention. */
   calibration: ScenarioResult | null;
+  /** `--capacity`: one coordinator's and one lock's throughput in workerd (absent otherwise). */
+  capacity?: CapacityResult | null;
   machine: { cpus: number; mem_gb: number; node: string; load_before: number[] };
   options: Record<string, unknown>;
   /** The commit benchmarked and uncommitted files under src/ at bundle time. */
@@ -142,6 +150,10 @@ export function checkTargets(r: BenchResult): TargetCheck[] {
     ok: s.push_ms.p50 !== null && s.floor_push_ms!.p50 !== null && s.push_ms.p50 <= 2 * s.floor_push_ms!.p50,
     detail: `${s.name}: ${s.push_ms.p50 ?? '-'} vs floor ${s.floor_push_ms!.p50 ?? '-'} ms (${s.push_ms.p50 && s.floor_push_ms!.p50 ? (s.push_ms.p50 / s.floor_push_ms!.p50).toFixed(2) : '-'}x)`,
   })));
+  if (r.capacity) {
+    const c = r.capacity;
+    add('one PoolCoordinator >= 1,000 grants/s (capacity)', [{ ok: (c.coordinator_grants_per_s ?? 0) >= 1000, detail: `best ${c.coordinator_grants_per_s ?? '-'} grants/s; ${c.curve.map((x) => `${x.agents} agents ${x.grants_per_s}/s p99 ${x.p99_ms ?? '-'} ms`).join(', ')}` }]);
+  }
   return out;
 }
 
@@ -201,6 +213,21 @@ export function renderReport(r: BenchResult): string {
     lines.push(table(c));
   }
 
+  const costed = [...r.scenarios, ...(r.calibration ? [r.calibration] : [])].filter((s) => s.cpu || s.idle_sandbox_s_per_task !== null);
+  if (costed.length) {
+    const c = [['scenario', 'tasks', 'service CPU s/task', 'workerd', 'postgres', 'stack node', 'idle sandbox-s/task']];
+    for (const s of costed) {
+      const tasks = Math.round(s.success_rate * s.agents * s.rounds);
+      const each = (k: string) => (s.cpu && tasks ? ((s.cpu.by_role_s[k] ?? 0) / tasks).toFixed(3) : '-');
+      c.push([s.name, String(tasks), s.service_cpu_s_per_task?.toFixed(3) ?? '-', ...SERVICE_ROLES.map(each), s.idle_sandbox_s_per_task?.toFixed(2) ?? '-']);
+    }
+    lines.push('', 'Cost per completed task (service CPU = workerd + postgres + stack node, git and sandbox processes excluded;');
+    lines.push('idle sandbox-s = growth of pool_idle_sandbox_seconds_total while the agents ran):');
+    lines.push(table(c));
+  }
+
+  if (r.capacity) lines.push('', renderCapacity(r.capacity));
+
   const errs = [...r.scenarios, ...(r.calibration ? [r.calibration] : [])].filter((s) => Object.keys(s.errors).length || Object.keys(s.log_events).length);
   if (errs.length || r.floors.some((f) => Object.keys(f.summary.errors).length)) {
     lines.push('', 'Errors (step:CODE count; retried calls included) and Worker warn/error log events:');
@@ -225,6 +252,7 @@ export function jsonLine(r: BenchResult): string {
     floors: r.floors.map((f) => ({ name: f.name, lock: f.lock, agents: f.agents, repos: f.repos, rounds: f.rounds, lease_ms: f.summary.lease_ms, push_ms: f.summary.push_ms, task_ms: f.summary.task_ms, tasks_per_s: f.tasks_per_s, push_attempts_mean: f.summary.push_attempts_mean, commits_expected: f.commits_expected, commits_found: f.commits_found })),
     floor_serial_push_ms: r.floor_serial_push_ms,
     calibration: r.calibration,
+    ...(r.capacity ? { capacity: r.capacity } : {}),
     targets: checkTargets(r),
     machine: r.machine,
     options: r.options,

@@ -7,6 +7,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { runCapacity } from './capacity/run.ts';
+import type { CapacityResult } from './capacity/report.ts';
 import { parseCli, scenarios, USAGE, type BenchOptions } from './cli.ts';
 import { cleanupAll, onCleanup } from './cleanup.ts';
 import { runFloor, serialFloor } from './floor.ts';
@@ -91,8 +93,11 @@ async function main(): Promise<BenchResult> {
   log(`logs and results in ${outDir}; scratch in ${tmpDir}`);
   const loadBefore = os.loadavg().map((x) => Number(x.toFixed(2)));
 
-  log('bundling the Worker (one build for the whole run)…');
-  const workerConfig = await bundleWorker(ROOT, path.join(tmpDir, 'bundle'));
+  let workerConfig = '';
+  if (!o.capacityOnly) {
+    log('bundling the Worker (one build for the whole run)…');
+    workerConfig = await bundleWorker(ROOT, path.join(tmpDir, 'bundle'));
+  }
   const code = await codeVersion();
   log(`code: ${code.head}${code.dirty.length ? ` + uncommitted changes in ${code.dirty.length} file(s) under src/` : ''}`);
   log(`starting the embedded stack (create latency ${o.createLatencyMs} ms)…`);
@@ -105,20 +110,26 @@ async function main(): Promise<BenchResult> {
 
   const floors: FloorResult[] = [];
   const results: ScenarioResult[] = [];
+  let capacity: CapacityResult | null = null;
+  if (o.capacity) {
+    // First, while nothing else of this run holds CPU: the measurement is CPU-bound.
+    capacity = await runCapacity(o.capacity, { root: ROOT, tmpDir, outDir, stack, runId: ctx.runId, signal: abort.signal, log });
+  }
+  const full = !o.capacityOnly;
   let serial: Pcts | null = null;
-  if (o.floor) {
+  if (o.floor && full) {
     const repo = await makeRepos(ctx, `${ctx.runId}-floor-serial`, 1);
     const recs = await serialFloor({ gitUrl: stack.info.git_url, gitToken: stack.info.git_token, repos: repo, tag: `${ctx.runId}-floor-serial`, dir: path.join(tmpDir, 'floor-serial'), signal: abort.signal }, 10);
     serial = summarize(recs).push_ms;
     log(`uncontended single push (plain git): p50 ${serial.p50} ms`);
   }
   let calibration: ScenarioResult | null = null;
-  if (o.calibration && !abort.signal.aborted) {
+  if (o.calibration && full && !abort.signal.aborted) {
     calibration = await runScenario(ctx, { name: '1x1 pooled serial', mode: 'pooled', agents: 1, repos: 1, rounds: 10 }, 0, serial);
     log(`[${calibration.name}] uncontended service push p50 ${calibration.push_ms.p50} ms, lease p50 ${calibration.lease_ms.p50} ms`);
   }
   const specs = scenarios(o);
-  for (const shape of o.shapes) {
+  for (const shape of full ? o.shapes : []) {
     if (abort.signal.aborted) break;
     let floorPush: Pcts | null = null;
     if (o.floor) {
@@ -144,6 +155,7 @@ async function main(): Promise<BenchResult> {
     floors,
     floor_serial_push_ms: serial,
     calibration,
+    capacity,
     machine: { cpus: os.cpus().length, mem_gb: Math.round(os.totalmem() / 2 ** 30), node: process.version, load_before: loadBefore },
     options: { ...o, out: outDir },
     code,

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { createBareRepo } from '../local/git-server.ts';
 import { runAgents, type AgentKey, type TaskRecord } from './agents.ts';
 import { call, mapLimit } from './api.ts';
+import { idleSandboxPerTask, serviceCpuPerTask } from './cost.ts';
 import { cpuDiff, sampleCpu, startProcSampler, type CpuProfile, type ProcCounts } from './cpu.ts';
 import { sleep } from './cleanup.ts';
 import { profileScenario } from './profile.ts';
@@ -156,6 +157,7 @@ export async function runScenario(ctx: RunContext, spec: ScenarioSpec, index: nu
   let prewarmS: number | null = null;
   let wallS = 0;
   let counters: Record<string, number> = {};
+  let before: Record<string, number> = {};
   let cpu: CpuProfile | null = null;
   let procs: ProcCounts | null = null;
   let after: { leases_active?: number; members: Record<string, number>; counters: Record<string, number> } = { members: {}, counters: {} };
@@ -165,7 +167,7 @@ export async function runScenario(ctx: RunContext, spec: ScenarioSpec, index: nu
       prewarmS = await prewarm(ctx, worker.url, Number(vars.POOL_MIN));
       ctx.log(`[${spec.name}] pool pre-warmed: ${vars.POOL_MIN} idle in ${prewarmS.toFixed(1)} s`);
     }
-    const before = (await poolStats(ctx, worker.url)).counters;
+    before = (await poolStats(ctx, worker.url)).counters;
     const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.scenarioTimeoutMs)]);
     ctx.log(`[${spec.name}] running ${spec.agents} agents × ${spec.rounds} rounds on ${spec.repos} repo(s)`);
     const roots = { stackPid: ctx.stack.pid, wranglerPid: worker.pid };
@@ -206,6 +208,8 @@ export async function runScenario(ctx: RunContext, spec: ScenarioSpec, index: nu
     success_rate: Number(rate(sum.tasks_ok, planned).toFixed(4)),
     commits_expected: landed.commits_expected,
     commits_found: landed.commits_found,
+    service_cpu_s_per_task: serviceCpuPerTask(cpu, sum.tasks_ok),
+    idle_sandbox_s_per_task: idleSandboxPerTask(before, after.counters, sum.tasks_ok),
     busy_ms: sum.busy_ms,
     think_ms: ctx.thinkMs,
     warm_lease_ms: sum.warm_lease_ms,

@@ -10,21 +10,25 @@ import path from 'node:path';
 import { alive, freePort, onCleanup, sleep, stopGroup, trackGroup } from './cleanup.ts';
 
 /**
- * Bundles src/ with `wrangler deploy --dry-run --outdir` and writes a copy of wrangler.toml whose
- * `main` is that bundle; returns the copy's path (run it with --no-bundle).
+ * Bundles a Worker (default: the service, wrangler.toml) with `wrangler deploy --dry-run --outdir`
+ * and writes a copy of its config whose `main` is that bundle; returns the copy's path (run it with
+ * --no-bundle).
  */
-export async function bundleWorker(root: string, outDir: string): Promise<string> {
+export async function bundleWorker(root: string, outDir: string, configPath = path.join(root, 'wrangler.toml')): Promise<string> {
   await mkdir(outDir, { recursive: true });
   const wranglerBin = path.join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
   await new Promise<void>((resolve, reject) => {
-    execFile(process.execPath, [wranglerBin, 'deploy', '--dry-run', '--outdir', outDir, '--config', path.join(root, 'wrangler.toml')], {
+    execFile(process.execPath, [wranglerBin, 'deploy', '--dry-run', '--outdir', outDir, '--config', configPath], {
       cwd: root, timeout: 180_000, maxBuffer: 16 << 20, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
     }, (err, _stdout, stderr) => (err ? reject(new Error(`bundling the Worker failed: ${String(stderr).slice(-2000) || err.message}`)) : resolve()));
   });
-  const toml = await readFile(path.join(root, 'wrangler.toml'), 'utf8');
-  if (!/^main\s*=.*$/m.test(toml)) throw new Error('wrangler.toml has no `main` line');
+  const toml = await readFile(configPath, 'utf8');
+  const main = /^main\s*=\s*"([^"]+)"\s*$/m.exec(toml);
+  if (!main) throw new Error(`${configPath} has no \`main = "…"\` line`);
+  // The bundle is named after the entry module: src/worker.ts → worker.js.
+  const bundle = `${path.basename(main[1], path.extname(main[1]))}.js`;
   const config = path.join(outDir, 'wrangler.toml');
-  await writeFile(config, toml.replace(/^main\s*=.*$/m, 'main = "worker.js"'));
+  await writeFile(config, toml.replace(/^main\s*=.*$/m, `main = "${bundle}"`));
   return config;
 }
 
@@ -45,6 +49,8 @@ export interface WorkerOptions {
 /** A running `wrangler dev`. */
 export interface WorkerProcess {
   url: string;
+  /** wrangler's DevTools inspector port (CPU profiles of the Worker's isolate). */
+  inspectorPort: number;
   /** wrangler's pid (leader of its process group: wrangler, workerd). */
   pid: number | undefined;
   stop(): Promise<void>;
@@ -101,6 +107,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
   }
   return {
     url,
+    inspectorPort,
     pid: child.pid,
     stop: async () => {
       unregister();
