@@ -6,7 +6,7 @@ import { recordOperation } from '../db/lease-rows.ts';
 import { componentLogger } from '../lib/do-logger.ts';
 import type { Logger } from '../lib/log.ts';
 import { decideGrant } from '../lock/rules.ts';
-import { LockStore, type AuditRow, type ClaimedEntry, type EntryResult, type LockEntry, type LockState } from '../lock/store.ts';
+import { LockStore, type AuditRow, type ClaimedEntry, type EntryOptions, type EntryResult, type LockEntry, type LockState } from '../lock/store.ts';
 import { landingBatch, landingOutcomes, lockGranted } from '../metrics/events.ts';
 import { reportDeltas } from '../metrics/report.ts';
 import type { Deltas } from '../metrics/series.ts';
@@ -29,7 +29,7 @@ export interface LockAcquireOptions {
   entryId?: string;
 }
 
-export type { ClaimedEntry, EntryResult, LockEntry, LockState };
+export type { ClaimedEntry, EntryOptions, EntryResult, LockEntry, LockState };
 
 /** The per-repo push lock, and the queue of entries its holders land in batches. */
 export class RepoLock extends DurableObject<Env> {
@@ -101,9 +101,9 @@ export class RepoLock extends DurableObject<Env> {
     return { ok: true, expiresAt };
   }
 
-  /** Queues an entry (its commits already parked on the remote) for the next batch. */
-  async enqueue(id: string, leaseId: string, agentId: string): Promise<void> {
-    this.#store.addEntry(id, leaseId, agentId, Date.now());
+  /** Queues an entry (its commits already parked on the remote) for the next batch, landing as `o.strategy` (rebase by default). */
+  async enqueue(id: string, leaseId: string, agentId: string, o: EntryOptions = {}): Promise<void> {
+    this.#store.addEntry(id, leaseId, agentId, Date.now(), o);
   }
 
   /** Claims up to `max` pending entries in queue order for the holder of `token`; none for a stale token. */

@@ -3,9 +3,9 @@
 import type { LockAcquireResult, RepoLock } from '../durable/repo-lock.ts';
 import { sha256Hex } from '../lib/crypto.ts';
 import { entryIdFor, lockName } from './rules.ts';
-import type { ClaimedEntry, EntryResult, LockEntry } from './store.ts';
+import type { ClaimedEntry, EntryOptions, EntryResult, LockEntry } from './store.ts';
 
-export type { ClaimedEntry, EntryResult, LockAcquireResult, LockEntry };
+export type { ClaimedEntry, EntryOptions, EntryResult, LockAcquireResult, LockEntry };
 
 /** The lease a client acts for. */
 export interface LockLease {
@@ -73,9 +73,9 @@ export class LockClient {
     return entryIdFor(this.#lease.id, suffix);
   }
 
-  /** Queues `entryId` (its commits already parked on its queue ref) as this lease's and agent's. */
-  enqueue(entryId: string): Promise<void> {
-    return this.#stub.enqueue(entryId, this.#lease.id, this.#lease.agentId);
+  /** Queues `entryId` (its commits already parked on its queue ref) as this lease's and agent's, landing as `o.strategy`. */
+  enqueue(entryId: string, o: EntryOptions = {}): Promise<void> {
+    return this.#stub.enqueue(entryId, this.#lease.id, this.#lease.agentId, o);
   }
 
   /** An entry's state, or null when the lock does not know it. */

@@ -19,6 +19,9 @@ const MIGRATIONS_SQL = [
   // The lease of the holder and of each waiter, passed in by the caller (never parsed from `holder`).
   `ALTER TABLE lock_state ADD COLUMN lease_id TEXT`,
   `ALTER TABLE waiters ADD COLUMN lease_id TEXT`,
+  // How each entry lands (rebase, merge or squash; null is rebase) and the agent branch it came from.
+  `ALTER TABLE entries ADD COLUMN strategy TEXT`,
+  `ALTER TABLE entries ADD COLUMN head_branch TEXT`,
 ];
 
 /** The schema version a migrated store is at. */
@@ -48,6 +51,12 @@ export interface Waiter {
 /** Where a queued landing entry is in its life. */
 export type EntryStatus = 'pending' | 'claimed' | 'landed' | 'conflict' | 'missing' | 'failed' | 'cancelled';
 
+/** How a queued entry lands on the base: its commits replayed, a merge commit, or one squashed commit. */
+export type LandingStrategy = 'rebase' | 'merge' | 'squash';
+
+/** Every landing strategy; the first is the default. */
+export const LANDING_STRATEGIES: readonly LandingStrategy[] = ['rebase', 'merge', 'squash'];
+
 /** The outcome of an entry a landing settled. */
 export type EntryOutcome = 'landed' | 'conflict' | 'missing' | 'failed';
 
@@ -68,10 +77,19 @@ export interface EntryResult {
   conflicts: string[];
 }
 
-/** An entry claimed for a landing, with the agent its commits are attributed to. */
+/** An entry claimed for a landing, with the agent its commits are attributed to and how it lands. */
 export interface ClaimedEntry {
   id: string;
   agentId: string;
+  strategy: LandingStrategy;
+  /** The agent branch the entry was pushed from (named in a merge commit's message), when known. */
+  headBranch: string | null;
+}
+
+/** How a new entry lands. */
+export interface EntryOptions {
+  strategy?: LandingStrategy;
+  headBranch?: string | null;
 }
 
 /** One row of the audit trail. */
@@ -105,6 +123,12 @@ function entryStatus(v: SqlStorageValue | undefined): EntryStatus {
   const s = text(v);
   if (!(ENTRY_STATUSES as readonly string[]).includes(s)) throw new Error(`repo lock store: unknown entry status ${s}`);
   return s as EntryStatus;
+}
+function strategyOf(v: SqlStorageValue | undefined): LandingStrategy {
+  const s = textOrNull(v);
+  if (s === null) return 'rebase';
+  if (!(LANDING_STRATEGIES as readonly string[]).includes(s)) throw new Error(`repo lock store: unknown strategy ${s}`);
+  return s as LandingStrategy;
 }
 function stringList(v: SqlStorageValue | undefined): string[] {
   const s = textOrNull(v);
@@ -228,16 +252,19 @@ export class LockStore {
   // ---- landing entries
 
   /** Queues an entry behind every earlier one (a second enqueue of the same id changes nothing). */
-  addEntry(id: string, leaseId: string, agentId: string, now: number): void {
+  addEntry(id: string, leaseId: string, agentId: string, now: number, o: EntryOptions = {}): void {
     const seq = this.#count(`SELECT coalesce(max(seq), 0) + 1 AS n FROM entries`);
-    this.#sql.exec(`INSERT OR IGNORE INTO entries(id, seq, lease_id, agent_id, status, created_at) VALUES (?,?,?,?,'pending',?)`, id, seq, leaseId, agentId, now);
+    this.#sql.exec(
+      `INSERT OR IGNORE INTO entries(id, seq, lease_id, agent_id, status, created_at, strategy, head_branch) VALUES (?,?,?,?,'pending',?,?,?)`,
+      id, seq, leaseId, agentId, now, o.strategy ?? 'rebase', o.headBranch ?? null,
+    );
   }
 
   /** Marks up to `max` pending entries, in queue order, as claimed by `token`. */
   claimPending(token: number, max: number): ClaimedEntry[] {
-    const rows = this.#rows(`SELECT id, agent_id FROM entries WHERE status='pending' ORDER BY seq LIMIT ?`, max);
+    const rows = this.#rows(`SELECT id, agent_id, strategy, head_branch FROM entries WHERE status='pending' ORDER BY seq LIMIT ?`, max);
     for (const r of rows) this.#sql.exec(`UPDATE entries SET status='claimed', claim_token=? WHERE id=?`, token, r.id);
-    return rows.map((r) => ({ id: text(r.id), agentId: textOrNull(r.agent_id) ?? '' }));
+    return rows.map((r) => ({ id: text(r.id), agentId: textOrNull(r.agent_id) ?? '', strategy: strategyOf(r.strategy), headBranch: textOrNull(r.head_branch) }));
   }
 
   /** Records the outcomes of the entries `token` claimed. */

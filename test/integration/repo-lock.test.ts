@@ -122,7 +122,7 @@ describe('RepoLock', () => {
     await l.enqueue('e2', 'lease2', 'agent-2');
     const a = await l.acquire('lander-a', { ttlMs: 10_000, waitMs: 0 });
     if (!a.ok) throw new Error('unreachable');
-    expect(await l.claim(a.token, 50)).toEqual([{ id: 'e1', agentId: 'agent-1' }, { id: 'e2', agentId: 'agent-2' }]);
+    expect(await l.claim(a.token, 50)).toEqual([{ id: 'e1', agentId: 'agent-1', strategy: 'rebase', headBranch: null }, { id: 'e2', agentId: 'agent-2', strategy: 'rebase', headBranch: null }]);
     expect(await l.cancel('e1')).toBe(false);
     await expireHolder(l);
     await runDurableObjectAlarm(l);
@@ -130,7 +130,7 @@ describe('RepoLock', () => {
     const b = await l.acquire('lander-b', { ttlMs: 10_000, waitMs: 0 });
     if (!b.ok) throw new Error('unreachable');
     expect(await l.claim(a.token, 50)).toEqual([]);
-    expect(await l.claim(b.token, 1)).toEqual([{ id: 'e1', agentId: 'agent-1' }]);
+    expect(await l.claim(b.token, 1)).toEqual([{ id: 'e1', agentId: 'agent-1', strategy: 'rebase', headBranch: null }]);
     expect(await l.complete(a.token, [{ id: 'e1', status: 'landed', commit: 'x'.repeat(40), conflicts: [] }])).toBe(false);
     expect(await l.complete(b.token, [{ id: 'e1', status: 'conflict', conflicts: ['a.txt'] }])).toBe(true);
     expect(await l.entry('e1')).toMatchObject({ status: 'conflict', conflicts: ['a.txt'], batch_size: 1 });

@@ -1,15 +1,18 @@
 # shellcheck shell=bash
-# land-batch.sh: lands queued entries on the base, in the service-owned lander sandbox. Each entry
-# is fetched from its queue ref and rebased onto the tip so far, every commit re-signed with the
-# entry's Git-Sandbox-Agent and Git-Sandbox-Entry trailers (the author stays, the committer is the
-# service); it lands only if the landed change equals the entry's change (`git patch-id` of the
-# zero-context diffs) and the new tip descends from the old one. One atomic push moves the base
+# land-batch.sh: lands queued entries on the base, in the service-owned lander sandbox, each by its
+# strategy: `rebase` replays the entry's commits onto the tip so far; `merge` makes a merge commit
+# (--no-ff) of the entry onto the tip; `squash` makes one commit of the entry's change with its
+# first commit's message and author. Every commit the landing makes or replays is re-signed with the
+# entry's Git-Sandbox-Agent and Git-Sandbox-Entry trailers (authors stay, the committer is the
+# service), so the first-parent history names each landed entry. An entry lands only if the landed
+# change equals the entry's change (`git patch-id` of the zero-context diffs; for a merge, first
+# parent to merge) and the new tip descends from the old one. One atomic push moves the base
 # (compare-and-swap, no force) and deletes the consumed queue refs.
 #
 # env  GS_WORKDIR      the lander's clone
 # env  GS_BASE         the base branch
 # env  GS_FENCE        the RepoLock token: it names the scratch refs (the gateway checks it on the push)
-# env  GS_ENTRIES      lines `<entry id> <agent id>`, in queue order
+# env  GS_ENTRIES      lines `<entry id> <agent id> [<strategy> [<agent branch>]]` in queue order; strategy rebase (default), merge or squash
 # out  __GS_ENTRY      one line per entry: `__GS_ENTRY <id> landed <sha>|conflict|missing|failed`
 # out  __GS_PATH       `__GS_PATH <id> <path>`: a conflicted path of a conflicting entry
 # out  __GS_TIP        the base's tip after the push
@@ -36,6 +39,7 @@ fi
 base="$(git rev-parse "origin/$GS_BASE")"
 tip="$base"
 wt="$(mktemp -d)"
+msgf="$wt.msg"
 # Run by `git rebase --exec` after each replayed commit: the message loses any Git-Sandbox-* trailer
 # it carried and gains the entry's real ones (the entry id lets a later landing recognise an entry
 # whose report was lost). Env: GS_ENTRY_AGENT, GS_ENTRY_ID.
@@ -48,13 +52,49 @@ rm -f "$msg"; exit $rc
 GS_AMEND
 git worktree add --quiet --detach "$wt" "$tip" || fail worktree
 pid() { git diff -U0 --no-ext-diff --no-textconv --binary "$1" "$2" | git patch-id --stable | cut -d' ' -f1; }
+# signed <agent> <entry>: stdin's message without Git-Sandbox-* trailers, plus the entry's real ones.
+signed() { grep -v -i -e '^Git-Sandbox-Agent:' -e '^Git-Sandbox-Entry:' | git interpret-trailers --trailer "Git-Sandbox-Agent: $1" --trailer "Git-Sandbox-Entry: $2"; }
+# Each land_* leaves the landed commit at HEAD of the worktree and returns 0, 1 on a conflict (the
+# conflicted paths are in the worktree's index) or 2 when the entry cannot land. They read id,
+# agent, ref, mb and tip.
+land_rebase() {
+  git -C "$wt" checkout --quiet --detach "$ref" || return 2
+  GS_ENTRY_AGENT="$agent" GS_ENTRY_ID="$id" git -C "$wt" rebase --quiet --exec "sh $amend" "$tip" >/dev/null 2>&1 || return 1
+}
+land_merge() {
+  # The entry's own commits are re-signed where they are (onto their merge base, trees unchanged),
+  # then merged onto the tip with a merge commit the service authors.
+  git -C "$wt" checkout --quiet --detach "$ref" || return 2
+  GS_ENTRY_AGENT="$agent" GS_ENTRY_ID="$id" git -C "$wt" rebase --quiet --force-rebase --exec "sh $amend" "$mb" >/dev/null 2>&1 || return 1
+  local resigned
+  resigned="$(git -C "$wt" rev-parse HEAD)"
+  [ "$(git rev-parse "$resigned^{tree}")" = "$(git rev-parse "$ref^{tree}")" ] || return 2
+  git -C "$wt" checkout --quiet --detach "$tip" || return 2
+  printf 'Merge %s\n' "${branch:-$id}" | signed "$agent" "$id" > "$msgf"
+  GIT_AUTHOR_NAME="$GIT_COMMITTER_NAME" GIT_AUTHOR_EMAIL="$GIT_COMMITTER_EMAIL" git -C "$wt" merge --quiet --no-ff --no-verify -F "$msgf" "$resigned" >/dev/null 2>&1 || return 1
+  if [ "$(git -C "$wt" rev-parse HEAD^1)" != "$tip" ] || [ "$(git -C "$wt" rev-parse HEAD^2)" != "$resigned" ]; then return 2; fi
+}
+land_squash() {
+  git -C "$wt" checkout --quiet --detach "$tip" || return 2
+  git -C "$wt" merge --quiet --squash "$ref" >/dev/null 2>&1 || return 1
+  local first n
+  first="$(git rev-list --reverse --no-merges "$mb..$ref" | head -n 1)"
+  [ -n "$first" ] || return 2
+  n="$(git rev-list --count --no-merges "$mb..$ref")"
+  # The first commit's message; more commits are listed under it by subject, as a squash merge does.
+  { git log -1 --format=%B "$first"; [ "$n" -gt 1 ] && { printf '\nSquashed %s commits:\n' "$n"; git log --reverse --no-merges --format='* %s' "$mb..$ref"; }; } | signed "$agent" "$id" > "$msgf"
+  GIT_AUTHOR_NAME="$(git log -1 --format=%an "$first")" GIT_AUTHOR_EMAIL="$(git log -1 --format=%ae "$first")" GIT_AUTHOR_DATE="$(git log -1 --format=%aI "$first")" \
+    git -C "$wt" commit --quiet --no-verify -F "$msgf" >/dev/null 2>&1 || return 2
+  [ "$(git -C "$wt" rev-parse HEAD^)" = "$tip" ] || return 2
+}
 dels=()
-while read -r id agent <&3; do
+while read -r id agent strategy branch <&3; do
   [ -n "$id" ] || continue
   ref="$scratch/$id"
   if ! git rev-parse -q --verify "$ref" >/dev/null; then
-    # No queue ref: an earlier landing consumed it and its report was lost; find it on the base.
-    found="$(git log -n 2000 --format='%H %(trailers:key=Git-Sandbox-Entry,valueonly,separator=%x20)' "origin/$GS_BASE" | awk -v id="$id" '$2 == id { print $1; exit }')"
+    # No queue ref: an earlier landing consumed it and its report was lost; find it on the base's
+    # first-parent history, where every strategy leaves the entry's trailer (a merge on its merge commit).
+    found="$(git log --first-parent -n 2000 --format='%H %(trailers:key=Git-Sandbox-Entry,valueonly,separator=%x20)' "origin/$GS_BASE" | awk -v id="$id" '$2 == id { print $1; exit }')"
     if [ -n "$found" ]; then echo "__GS_ENTRY $id landed $found"; else echo "__GS_ENTRY $id missing"; fi
     continue
   fi
@@ -63,8 +103,12 @@ while read -r id agent <&3; do
   # An entry with no history in common with the base (an orphan, a graft) never lands.
   mb="$(git merge-base "$tip" "$ref")" || { echo "__GS_ENTRY $id failed"; continue; }
   want="$(pid "$mb" "$ref")"
-  git -C "$wt" checkout --quiet --detach "$ref" || { echo "__GS_ENTRY $id failed"; continue; }
-  if GS_ENTRY_AGENT="$agent" GS_ENTRY_ID="$id" git -C "$wt" rebase --quiet --exec "sh $amend" "$tip" >/dev/null 2>&1; then
+  case "${strategy:-rebase}" in
+    merge) land_merge; rc=$? ;;
+    squash) land_squash; rc=$? ;;
+    *) land_rebase; rc=$? ;;
+  esac
+  if [ "$rc" -eq 0 ]; then
     new="$(git -C "$wt" rev-parse HEAD)"
     if [ "$(pid "$tip" "$new")" = "$want" ] && git merge-base --is-ancestor "$tip" "$new"; then
       tip="$new"
@@ -72,17 +116,20 @@ while read -r id agent <&3; do
     else
       echo "__GS_ENTRY $id failed"
     fi
-  else
+  elif [ "$rc" -eq 1 ]; then
     git -C "$wt" diff --name-only --diff-filter=U | while IFS= read -r p; do echo "__GS_PATH $id $p"; done
-    git -C "$wt" rebase --abort >/dev/null 2>&1
     echo "__GS_ENTRY $id conflict"
+  else
+    echo "__GS_ENTRY $id failed"
   fi
+  # Whatever the outcome, the worktree is left with no rebase or merge in progress.
+  git -C "$wt" rebase --abort >/dev/null 2>&1; git -C "$wt" merge --abort >/dev/null 2>&1; git -C "$wt" reset --quiet --hard >/dev/null 2>&1
 done 3<<<"$GS_ENTRIES"
 upd=()
 [ "$tip" != "$base" ] && upd=("$tip:refs/heads/$GS_BASE")
 rc=0; out=""
 if [ "$(( ${#upd[@]} + ${#dels[@]} ))" -gt 0 ]; then out="$(git push --porcelain --atomic origin "${upd[@]}" "${dels[@]}" 2>&1)"; rc=$?; fi
-git worktree remove --force "$wt" >/dev/null 2>&1; rm -rf "$wt" "$amend"
+git worktree remove --force "$wt" >/dev/null 2>&1; rm -rf "$wt" "$amend" "$msgf"
 git for-each-ref --format='delete %(refname)' "$scratch" | git update-ref --stdin
 classify_push "$rc" "$out"
 echo "__GS_TIP=$tip"
