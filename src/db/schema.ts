@@ -98,3 +98,32 @@ export const apiKeys = pgTable(
     index('api_keys_agent_id_idx').on(t.agentId),
   ],
 );
+
+/** The pull request a lease's agent branch opened against its base (target "pull_request"), as last read from GitHub. */
+export const pullRequests = pgTable(
+  'pull_requests',
+  {
+    id: serial('id').primaryKey(),
+    leaseId: varchar('lease_id').notNull(),
+    agentId: varchar('agent_id').notNull(),
+    repoUrl: varchar('repo_url').notNull(),
+    number: integer('number').notNull(),
+    url: varchar('url').notNull(),
+    /** open | closed | merged */
+    state: varchar('state').notNull(),
+    draft: boolean('draft').notNull().default(false),
+    autoMerge: boolean('auto_merge').notNull().default(false),
+    headBranch: varchar('head_branch').notNull(),
+    baseBranch: varchar('base_branch').notNull(),
+    headSha: varchar('head_sha'),
+    mergeCommitSha: varchar('merge_commit_sha'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    /** When the state was last read from GitHub; the poller refreshes open ones oldest first. */
+    checkedAt: timestamp('checked_at', { withTimezone: true }).notNull().defaultNow(),
+    closedAt: timestamp('closed_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('pull_requests_lease_id_key').on(t.leaseId),
+    index('pull_requests_state_checked_at_idx').on(t.state, t.checkedAt),
+  ],
+);
