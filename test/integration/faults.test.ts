@@ -1,7 +1,9 @@
 // Fault injection against the truth of push answers: the lander killed after the base moved, and
 // pushes replayed after a lost response. Checked with git against the bare repo: every
 // acknowledged commit landed exactly once, and every landed commit was acknowledged.
+import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { createDb } from '../../src/db/client.ts';
 import { LANDER_AGENT } from '../../src/gateway/ref-rules.ts';
 import { lockName } from '../../src/lock/rules.ts';
 import { call, callJson, env, newAgent, newRepo, oracle, remoteGit } from './helpers.ts';
@@ -79,5 +81,34 @@ describe('truthful answers under faults', () => {
     expect((await callJson('POST', `/v1/sandboxes/${l.id}/push`, { key: a.key, body: { message: 'x', target: 'base' } })).status).toBe(200);
     const refs = await remoteGit(repo.name, 'for-each-ref', '--format=%(refname)', 'refs/git-sandbox');
     expect(refs.trim().split('\n')).toEqual([`refs/git-sandbox/queue/${l.id}-inflight`]);
+  });
+
+  it('answers within seconds with the database frozen (SIGSTOP): health says 503, a release still ends the lease, and the history catches up after', async () => {
+    const a = await newAgent('frozen');
+    const l = await lease(a.key, (await newRepo({ 'a.txt': 'a\n' })).url);
+    // The key is looked up once now, so the agent is known while the database hangs.
+    expect((await callJson('GET', '/v1/sandboxes', { key: a.key })).status).toBe(200);
+    await oracle('POST', '/postgres/freeze');
+    try {
+      let t0 = Date.now();
+      const health = await call('GET', '/healthz');
+      expect(health.status).toBe(503);
+      expect(Date.now() - t0).toBeLessThan(6000);
+      t0 = Date.now();
+      expect((await call('DELETE', `/v1/sandboxes/${l.id}`, { key: a.key })).status).toBe(204);
+      expect(Date.now() - t0).toBeLessThan(6000);
+      expect((await callJson('GET', `/v1/sandboxes/${l.id}/status`, { key: a.key })).status).toBe(410);
+    } finally {
+      await oracle('POST', '/postgres/thaw');
+    }
+    const pool = env.POOL_COORDINATOR.get(env.POOL_COORDINATOR.idFromName('global'));
+    await pool.project();
+    const h = createDb(env);
+    try {
+      const row = await h.db.execute(sql`select status from git_sandboxes where lease_id=${l.id}`);
+      expect(row.rows[0]).toMatchObject({ status: 'released' });
+    } finally {
+      await h.close();
+    }
   });
 });

@@ -4,6 +4,7 @@
 // inject sandbox-provider faults, and scan sandbox files for secrets.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -102,6 +103,9 @@ exit 0
       await writeFile(path.join(bare, 'hooks', 'post-receive'), hook, { mode: 0o755 });
       return { ok: true };
     },
+    // Freezes (SIGSTOP) or thaws (SIGCONT) the postmaster and every backend: a database that hangs.
+    'POST /postgres/freeze': async () => ({ pids: signalPostgres(stack.postgres.dataDir, 'SIGSTOP') }),
+    'POST /postgres/thaw': async () => ({ pids: signalPostgres(stack.postgres.dataDir, 'SIGCONT') }),
     'POST /postgres/stop': async () => {
       await stack.postgres.stop();
       return { ok: true };
@@ -140,4 +144,21 @@ exit 0
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   return { url: `http://127.0.0.1:${port}`, stop: () => new Promise((r) => server.close(() => r())) };
+}
+
+/** Sends `sig` to the postmaster of `dataDir` and its direct children; returns the pids signalled. */
+function signalPostgres(dataDir: string, sig: NodeJS.Signals): number[] {
+  const master = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const pids = [master];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === master) pids.push(Number(d));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  for (const pid of pids) process.kill(pid, sig);
+  return pids;
 }
