@@ -2,7 +2,9 @@
 // pushes replayed after a lost response. Checked with git against the bare repo: every
 // acknowledged commit landed exactly once, and every landed commit was acknowledged.
 import { sql } from 'drizzle-orm';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import type { RepoLock } from '../../src/durable/repo-lock.ts';
 import { createDb } from '../../src/db/client.ts';
 import { LANDER_AGENT } from '../../src/gateway/ref-rules.ts';
 import { lockName } from '../../src/lock/rules.ts';
@@ -110,5 +112,33 @@ describe('truthful answers under faults', () => {
     } finally {
       await h.close();
     }
+  });
+
+  it('tells the truth to a holder whose lock expired while its landing was in flight: the commit landed once and is reported landed', async () => {
+    const repo = await newRepo({ 'seed.txt': 'seed\n' });
+    const a = await newAgent('late');
+    const l = await lease(a.key, repo.url);
+    // A first landing creates the lander, so the slow push below is the landing itself.
+    await put(a.key, l.id, 'one.txt', 'one\n');
+    expect((await callJson('POST', `/v1/sandboxes/${l.id}/push`, { key: a.key, body: { message: 'one', target: 'base' } })).status).toBe(200);
+    await oracle('POST', '/slow-receive', { repo: repo.name, ms: 4000 });
+    await put(a.key, l.id, 'two.txt', 'two\n');
+    const pushing = callJson('POST', `/v1/sandboxes/${l.id}/push`, { key: a.key, body: { message: 'two', target: 'base' } });
+    // Wait (bounded) until the landing's push is held by the remote, then let the lock expire under it.
+    for (let i = 0; i < 100 && !(await oracle<{ started: boolean }>('POST', '/slow-receive/started', { repo: repo.name })).started; i++) await new Promise((r) => setTimeout(r, 100));
+    const lock = env.REPO_LOCK.get(env.REPO_LOCK.idFromName(lockName(repoKeyOf(repo.url), 'main')));
+    const before = await lock.inspect();
+    expect(before.holder).not.toBeNull();
+    await runInDurableObject(lock, async (_o: RepoLock, state) => {
+      state.storage.sql.exec(`UPDATE lock_state SET expires_at=? WHERE id=1`, Date.now() - 1);
+    });
+    await runDurableObjectAlarm(lock);
+    expect((await lock.inspect()).token).toBeGreaterThanOrEqual(before.token);
+    const r = await pushing;
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const log = (await remoteGit(repo.name, 'log', '--format=%H %s', 'main')).trim().split('\n');
+    const two = log.filter((line) => line.endsWith(' two'));
+    expect(two).toHaveLength(1);
+    expect(r.body.commit).toBe(two[0].split(' ')[0]);
   });
 });

@@ -4,7 +4,7 @@
 // inject sandbox-provider faults, and scan sandbox files for secrets.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -103,6 +103,22 @@ exit 0
       await writeFile(path.join(bare, 'hooks', 'post-receive'), hook, { mode: 0o755 });
       return { ok: true };
     },
+    // Installs a one-shot pre-receive hook that holds a push to the branch for `ms` (a slow remote),
+    // touching a marker file first so a test knows the push is in flight.
+    'POST /slow-receive': async (b) => {
+      const bare = repoPath(stack.git_root, String(b.repo));
+      const branch = String(b.branch ?? 'main');
+      const hook = `#!/bin/sh
+[ -f "$GIT_DIR/slow-done" ] && exit 0
+grep -q " refs/heads/${branch}$" || exit 0
+touch "$GIT_DIR/slow-done"
+sleep ${Number(b.ms ?? 3000) / 1000}
+exit 0
+`;
+      await writeFile(path.join(bare, 'hooks', 'pre-receive'), hook, { mode: 0o755 });
+      return { ok: true };
+    },
+    'POST /slow-receive/started': async (b) => ({ started: existsSync(path.join(repoPath(stack.git_root, String(b.repo)), 'slow-done')) }),
     // Freezes (SIGSTOP) or thaws (SIGCONT) the postmaster and every backend: a database that hangs.
     'POST /postgres/freeze': async () => ({ pids: signalPostgres(stack.postgres.dataDir, 'SIGSTOP') }),
     'POST /postgres/thaw': async () => ({ pids: signalPostgres(stack.postgres.dataDir, 'SIGCONT') }),
