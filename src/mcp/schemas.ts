@@ -2,6 +2,7 @@
 // wire contract's request bodies; tool results are shaped by the contract's response schemas.
 import { z } from '@hono/zod-openapi';
 import { CreateBody, DiffQuery, ExecBody, LEASE_ID_PATTERN, PushBody } from '../contract.ts';
+import { DiffRefQuery } from '../contract-read.ts';
 import { NO_CONTROL, hasNoControl } from '../git/validate.ts';
 
 /** A lease id argument. */
@@ -25,6 +26,7 @@ export const DiffInput = {
   against: DiffQuery.shape.against,
   path: path.optional().describe('limit the diff to this repo-relative path'),
   max_bytes: z.number().int().min(1).max(10_485_760).default(262_144).describe('truncate the diff text at this many bytes (default 262144)'),
+  ref: DiffRefQuery.shape.ref,
 };
 
 /** Input of git_push. */

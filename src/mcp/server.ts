@@ -3,6 +3,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { ServiceContext } from '../services/context.ts';
 import { registerTools } from './tools.ts';
+import { registerReadTools } from './tools-read.ts';
 
 const INSTRUCTIONS = `git-sandbox leases cloud sandboxes with a repository cloned and a branch of your own checked out.
 Start with git_clone (repo_url, task_id); it returns a lease whose id every other tool takes.
@@ -25,5 +26,6 @@ export function createMcpServer(svc: ServiceContext, agentId: string): McpServer
     jsonSchemaValidator: (validator ??= new AjvJsonSchemaValidator()),
   });
   registerTools(server, svc, agentId);
+  registerReadTools(server, svc, agentId);
   return server;
 }

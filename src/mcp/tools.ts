@@ -44,12 +44,12 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
     'git_diff',
     {
       title: 'Git diff',
-      description: 'Unified diff with per-file line counts: working tree against HEAD (default), the index (staged changes), or the base branch on the remote.',
+      description: 'Unified diff with per-file line counts: working tree against HEAD (default), the index (staged changes), the base branch on the remote, or any ref (a range A..B or A...B compares two commits).',
       inputSchema: S.DiffInput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async ({ id, against, path, max_bytes }) =>
-      toolResult(log, 'git_diff', C.Diff, () => gitDiff(svc, agentId, id, { against, path, maxBytes: max_bytes }), R.diff),
+    async ({ id, against, path, max_bytes, ref }) =>
+      toolResult(log, 'git_diff', C.Diff, () => gitDiff(svc, agentId, id, { against, path, maxBytes: max_bytes, ref }), R.diff),
   );
 
   server.registerTool(

@@ -7,6 +7,7 @@ import { authenticate } from '../services/auth.ts';
 import { createServiceContext } from '../services/context.ts';
 import { mcpApp } from '../mcp/route.ts';
 import { adminApp } from './admin.ts';
+import { adminKeysApp } from './admin-keys.ts';
 import { adminOpsApp } from './admin-ops.ts';
 import type { AppEnv } from './app-types.ts';
 import { validationError } from './app-types.ts';
@@ -15,8 +16,10 @@ import { filesApp } from './files.ts';
 import { gatewayApp } from './gateway.ts';
 import { gitApp } from './git.ts';
 import { healthApp } from './health.ts';
+import { historyApp } from './history.ts';
 import { metricsApp } from './metrics.ts';
 import { finishRequest, requestIdOf } from './observe.ts';
+import { readApp } from './read.ts';
 import { sandboxesApp } from './sandboxes.ts';
 
 /** Builds the Worker's Hono app. */
@@ -50,7 +53,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
     })(c, next),
   );
   // `/x/*` also matches `/x` itself, so each prefix is listed once (listing both authenticated twice).
-  for (const path of ['/v1/sandboxes/*', '/mcp/*']) {
+  for (const path of ['/v1/sandboxes/*', '/v1/operations/*', '/mcp/*']) {
     app.use(path, async (c, next) => {
       c.set('agentId', await authenticate(c.var.svc, c.req.header('authorization'), c.req.header('cf-connecting-ip') ?? 'unknown'));
       await next();
@@ -61,9 +64,12 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route('/', metricsApp);
   app.route('/', adminApp);
   app.route('/', adminOpsApp);
+  app.route('/', adminKeysApp);
   app.route('/', sandboxesApp);
   app.route('/', gitApp);
   app.route('/', filesApp);
+  app.route('/', readApp);
+  app.route('/', historyApp);
   app.route('/', mcpApp);
   mountDocs(app);
   app.get('/', (c) => c.json({ service: 'git-sandbox', docs: '/docs', openapi: '/openapi.json', health: '/healthz' }));

@@ -3,7 +3,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { execCommand } from '../services/files.ts';
 import { gitDiff, gitPull, gitStatus } from '../services/git-ops.ts';
 import { gitPush } from '../services/push.ts';
-import { Diff, DiffQuery, ErrorBody, ExecBody, ExecResult, LeaseId, PullResult, PushBody, PushResult, Status } from '../contract.ts';
+import { DiffRefQuery } from '../contract-read.ts';
+import { Diff, ErrorBody, ExecBody, ExecResult, LeaseId, PullResult, PushBody, PushResult, Status } from '../contract.ts';
 import { errorResponses, security, subApp } from './app-types.ts';
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
@@ -11,7 +12,7 @@ const params = z.object({ id: LeaseId });
 const conflict = json(ErrorBody, 'MERGE_CONFLICT with `conflicts: [paths]` (rebase aborted, tree unchanged)');
 
 const status = createRoute({ method: 'get', path: '/v1/sandboxes/{id}/status', security, summary: 'Parsed git status', request: { params }, responses: { 200: json(Status, 'Status'), ...errorResponses } });
-const diff = createRoute({ method: 'get', path: '/v1/sandboxes/{id}/diff', security, summary: 'Unified diff + numstat', request: { params, query: DiffQuery }, responses: { 200: json(Diff, 'Diff'), ...errorResponses } });
+const diff = createRoute({ method: 'get', path: '/v1/sandboxes/{id}/diff', security, summary: 'Unified diff + numstat (against HEAD, the index, the base, or any ref)', request: { params, query: DiffRefQuery }, responses: { 200: json(Diff, 'Diff'), ...errorResponses } });
 const pull = createRoute({
   method: 'post', path: '/v1/sandboxes/{id}/pull', security, summary: 'Fetch + rebase onto origin/<branch> (autostash)', request: { params },
   responses: { 200: json(PullResult, 'Rebased'), 409: conflict, ...errorResponses },
@@ -30,7 +31,7 @@ export const gitApp = subApp()
   .openapi(status, async (c) => c.json(await gitStatus(c.var.svc, c.var.agentId, c.req.valid('param').id), 200))
   .openapi(diff, async (c) => {
     const q = c.req.valid('query');
-    return c.json(await gitDiff(c.var.svc, c.var.agentId, c.req.valid('param').id, { against: q.against, path: q.path, maxBytes: q.max_bytes }), 200);
+    return c.json(await gitDiff(c.var.svc, c.var.agentId, c.req.valid('param').id, { against: q.against, path: q.path, maxBytes: q.max_bytes, ref: q.ref }), 200);
   })
   .openapi(pull, async (c) => c.json(await gitPull(c.var.svc, c.var.agentId, c.req.valid('param').id), 200))
   .openapi(push, async (c) => c.json(await gitPush(c.var.svc, c.var.agentId, c.req.valid('param').id, { ...c.req.valid('json'), idemKey: c.req.header('idempotency-key')?.slice(0, 200) }), 200))

@@ -2,7 +2,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { CreateBody, ErrorBody, Lease, LeaseId, LeaseList, RenewBody } from '../contract.ts';
 import { NO_CONTROL, hasNoControl } from '../git/validate.ts';
-import { createLease, getLease, leaseView, listLeases, releaseLease, renewLease } from '../services/leases.ts';
+import { LeaseState } from '../contract-read.ts';
+import { leaseState } from '../services/history.ts';
+import { createLease, listLeases, releaseLease, renewLease } from '../services/leases.ts';
 import { errorResponses, security, subApp } from './app-types.ts';
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
@@ -37,9 +39,9 @@ const get = createRoute({
   method: 'get',
   path: '/v1/sandboxes/{id}',
   security,
-  summary: 'One lease',
+  summary: 'One lease: active, or its final record once ended (released, expired, terminated or error)',
   request: { params: z.object({ id: LeaseId }) },
-  responses: { 200: json(Lease, 'The lease'), ...errorResponses },
+  responses: { 200: json(LeaseState, 'The lease'), ...errorResponses },
 });
 
 const renew = createRoute({
@@ -72,7 +74,7 @@ export const sandboxesApp = subApp()
     return c.json(lease, 201);
   })
   .openapi(list, async (c) => c.json({ sandboxes: await listLeases(c.var.svc, c.var.agentId) }, 200))
-  .openapi(get, async (c) => c.json(leaseView(await getLease(c.var.svc, c.var.agentId, c.req.valid('param').id)), 200))
+  .openapi(get, async (c) => c.json(await leaseState(c.var.svc, c.var.agentId, c.req.valid('param').id), 200))
   .openapi(renew, async (c) => {
     let ttl: number | undefined;
     if (c.req.header('content-type')?.includes('json')) ttl = c.req.valid('json')?.ttl_s;

@@ -11,6 +11,7 @@ import { serviceGitEnv, type ServiceGitOptions } from '../git/env.ts';
 import { gatewayAuthorization } from '../gateway/credentials.ts';
 import { parseNumstatZ, parseStatusV2, wholeRecords } from '../git/status.ts';
 import { assertRepoPath } from '../git/validate.ts';
+import { assertDiffRef } from '../git/revision.ts';
 import type { LeaseRecord } from '../pool/types.ts';
 import { byteLength, cutUtf8, runBounded } from '../sandbox/bounded-run.ts';
 import { run } from '../sandbox/provider.ts';
@@ -86,25 +87,31 @@ export interface DiffOptions {
   against: 'head' | 'index' | 'base';
   path?: string;
   maxBytes: number;
+  /** A revision to diff the working tree (head) or the index against instead, or a range of two commits. */
+  ref?: string;
 }
 
 
-/** Unified diff + numstat against HEAD, the index, or origin/<base>; each cut in the sandbox (numstat at MAX_OUTPUT_BYTES, the diff also at max_bytes). */
+/** Unified diff + numstat against HEAD, the index, origin/<base> or a given ref; each cut in the sandbox (numstat at MAX_OUTPUT_BYTES, the diff also at max_bytes). */
 export async function gitDiff(ctx: ServiceContext, agentId: string, id: string, o: DiffOptions): Promise<Diff> {
   const path = o.path ? assertRepoPath(o.path) : undefined;
+  const ref = o.ref ? assertDiffRef(o.ref, o.against) : undefined;
   const statCap = ctx.cfg.MAX_OUTPUT_BYTES;
   const diffCap = Math.min(o.maxBytes, ctx.cfg.MAX_OUTPUT_BYTES);
   return withOperation(ctx, agentId, id, 'diff', async ({ lease, sbx }) => {
-    const rev = o.against === 'head' ? 'HEAD' : o.against === 'index' ? '--cached' : q(`origin/${lease.branch}`);
+    const against = o.against === 'head' ? 'HEAD' : o.against === 'index' ? '--cached' : q(`origin/${lease.branch}`);
+    const rev = ref ? `${o.against === 'index' ? '--cached ' : ''}--end-of-options ${q(ref)}` : against;
+    const check = ref ? `git rev-list --max-count=0 --end-of-options ${q(ref)} -- >/dev/null 2>&1 || { echo "__GS_BADREF=1" >&2; exit 1; }; ` : '';
     const spec = `--no-ext-diff --no-textconv ${rev}${path ? ` -- ${q(path)}` : ''}`;
     // A split line no file name can forge: the tenant cannot guess it.
     const split = `\n__GS_SPLIT_${crypto.randomUUID()}__\n`;
-    const cmd = `{ git diff --numstat -z ${spec}; echo "__GS_RC=$?" >&2; } | head -c ${statCap + 1}; printf '%s' ${q(split)}; git diff ${spec} | head -c ${diffCap + 1}`;
+    const cmd = `${check}{ git diff --numstat -z ${spec}; echo "__GS_RC=$?" >&2; } | head -c ${statCap + 1}; printf '%s' ${q(split)}; git diff ${spec} | head -c ${diffCap + 1}`;
     const r = await runCapped(sbx, lease.workdir!, cmd, statCap + diffCap);
     const at = r.stdout.indexOf(split);
     const numstat = at < 0 ? r.stdout : r.stdout.slice(0, at);
     const raw = at < 0 ? '' : r.stdout.slice(at + split.length);
     const statCut = byteLength(numstat) > statCap;
+    if (markers(r.stderr).BADREF) throw new AppError('INVALID_REF', `ref "${ref}" names no commit in the repository`, { details: { field: 'ref' } });
     const rc = Number(markers(r.stderr).RC ?? r.exitCode);
     if (!r.overflow && !statCut && rc !== 0) throw failed(ctx, 'git diff', { exitCode: rc, stderr: stderrOf(r) });
     const diffCut = byteLength(raw) > diffCap;

@@ -141,7 +141,7 @@ describe('leases', () => {
     expect(after.counters['terminations_total{reason="health"}']).toBe(1);
   });
 
-  it('marks a lease broken when its sandbox dies and answers 502 SANDBOX_UNAVAILABLE, then 410', async () => {
+  it('marks a lease broken when its sandbox dies and answers 502 SANDBOX_UNAVAILABLE, then 410 (its record stays readable)', async () => {
     const { key } = await newAgent();
     const r = await lease(key, stack.demo_repo_url);
     const sandboxId = await runInDurableObject(pool(), async (_o: PoolCoordinator, state) => String(state.storage.sql.exec(`SELECT sandbox_id FROM leases WHERE id=?`, r.body.id).one().sandbox_id));
@@ -149,8 +149,11 @@ describe('leases', () => {
     const st = await callJson('GET', `/v1/sandboxes/${r.body.id}/status`, { key });
     expect(st.status).toBe(502);
     expect(st.body.error.code).toBe('SANDBOX_UNAVAILABLE');
-    const again = await callJson('GET', `/v1/sandboxes/${r.body.id}`, { key });
+    const again = await callJson('GET', `/v1/sandboxes/${r.body.id}/status`, { key });
     expect(again.status).toBe(410);
+    const record = await callJson('GET', `/v1/sandboxes/${r.body.id}`, { key });
+    expect(record.status).toBe(200);
+    expect(record.body).toMatchObject({ id: r.body.id, status: 'error' });
   });
 
   it('returns the same lease for a repeated Idempotency-Key without creating a second sandbox', async () => {
