@@ -1,13 +1,15 @@
 // Smart-HTTP git remote for the local stack: `git http-backend` as CGI behind Node's http server, with
-// HTTP Basic token auth. Serves every bare repo `<root>/<path>.git`; bodies are streamed both ways. With
-// a GitHub App configured it also serves the app's REST subset under `/api` and accepts the installation
-// tokens minted there. Tokens and Authorization headers are never logged.
+// HTTP Basic token auth. Serves every bare repo `<root>/<path>.git`; bodies are streamed both ways. Under
+// `/api` it serves the GitHub pull request subset (local/github-pulls.ts, bearer auth) and, with a GitHub
+// App configured, the app's REST subset, and accepts the installation tokens minted there. Tokens and
+// Authorization headers are never logged.
 import { spawn } from 'node:child_process';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
 import { createGitHubApi, type GitHubApi, type GitHubAppOptions } from './github-api.ts';
+import { createPullsApi } from './github-pulls.ts';
 
 export type { GitHubAppOptions } from './github-api.ts';
 export { createBareRepo, DEMO_FILES, repoPath } from './seed.ts';
@@ -65,13 +67,17 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServerH
   const children = new Set<ReturnType<typeof spawn>>();
   let port = 0;
   const api = opts.app ? createGitHubApi(opts.app, root, () => `http://127.0.0.1:${port}`) : null;
+  // Pull requests take the static token or an installation token of the repo as a bearer.
+  const pulls = createPullsApi({ root, baseUrl: () => `http://127.0.0.1:${port}`, allows: (t, repo) => timingSafeEqual(digest(t), tokenDigest) || (!!api && api.allows(t, repo)) });
 
   const server = http.createServer((req, res) => {
     const started = Date.now();
     const url = new URL(req.url ?? '/', 'http://git');
     const done = (status: number) => log(`git-server ${req.method} ${url.pathname} ${status} ${Date.now() - started}ms`);
-    if (api && (url.pathname === '/api' || url.pathname.startsWith('/api/'))) {
-      api.serve(req, res, url.pathname.slice(4)).then(done, (e: Error) => {
+    const sub = url.pathname.slice(4);
+    const served = url.pathname !== '/api' && !url.pathname.startsWith('/api/') ? null : pulls.handles(req.method ?? 'GET', sub) ? pulls.serve(req, res, sub) : api ? api.serve(req, res, sub) : null;
+    if (served) {
+      served.then(done, (e: Error) => {
         log(`git-server api failed: ${e.message}`);
         if (!res.headersSent) res.writeHead(500).end();
         done(500);

@@ -39,7 +39,7 @@ export function ownerName(p: string): { owner: string; name: string } | null {
 }
 
 /** The repo path (under the server root, without `.git`) of owner/name. */
-function pathOf(owner: string, name: string): string {
+export function pathOf(owner: string, name: string): string {
   return owner === LOCAL_OWNER ? name : `${owner}/${name}`;
 }
 
@@ -178,7 +178,7 @@ export function verifyAppJwt(header: string | undefined, appId: string, key: Key
 }
 
 /** Reads a small JSON object body (an empty body is `{}`). */
-async function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+export async function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const c of req as AsyncIterable<Buffer>) {

@@ -113,6 +113,8 @@ export function workerBindings(info: StackInfo): Record<string, string> {
     METRICS_TOKEN: info.metrics_token,
     ERROR_ENCRYPTION_KEY: info.error_encryption_key,
     ALLOWED_REPOS: `${new URL(info.git_url).host}/*`,
+    // Pull requests go to the git server's GitHub stand-in, with GIT_TOKEN or the App's tokens alike.
+    GITHUB_API_URL: info.github_api_url,
   };
 }
 

@@ -1,6 +1,7 @@
 // Upstream credentials for the git gateway: a GitHub App installation token per repository (minted
-// with @octokit/auth-app and cached per isolate), or the static GIT_TOKEN. Both become a Basic header;
-// no credential or key material ever appears in an error message.
+// with @octokit/auth-app and cached per isolate), or the static GIT_TOKEN. Both become a Basic header
+// for git, or go bare to the GitHub API client (src/github/client.ts) as a bearer; no credential or
+// key material ever appears in an error message.
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { redact } from '../lib/redact.ts';
@@ -10,6 +11,8 @@ import type { RepoUrl } from '../git/validate.ts';
 export interface UpstreamAuth {
   /** The Authorization header value for git requests to `repo` upstream. */
   authorization(repo: RepoUrl): Promise<string>;
+  /** The bare upstream token for `repo` (the same credential), for GitHub API calls as a bearer. */
+  token(repo: RepoUrl): Promise<string>;
   /** Drops the cached credential for repo's owner/name (call once after an upstream 401, then retry). */
   invalidate(repo: RepoUrl): void;
   /** 'app' when GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY are both set, else 'token'. */
@@ -30,14 +33,20 @@ export function githubRepo(repo: RepoUrl): { owner: string; name: string } {
 /** The upstream credential source for a config: the GitHub App when configured, else GIT_TOKEN. */
 export function upstreamAuth(cfg: Config): UpstreamAuth {
   if (cfg.GITHUB_APP_ID && cfg.GITHUB_APP_PRIVATE_KEY) return appAuth(cfg);
+  const token = () => {
+    if (!cfg.GIT_TOKEN) {
+      const half = cfg.GITHUB_APP_ID ? 'GITHUB_APP_PRIVATE_KEY is missing' : cfg.GITHUB_APP_PRIVATE_KEY ? 'GITHUB_APP_ID is missing' : 'neither is set';
+      throw new AppError('PROVIDER_ERROR', `no upstream git credential is configured: set GIT_TOKEN, or GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY (${half})`);
+    }
+    return cfg.GIT_TOKEN;
+  };
   return {
     kind: 'token',
     async authorization() {
-      if (!cfg.GIT_TOKEN) {
-        const half = cfg.GITHUB_APP_ID ? 'GITHUB_APP_PRIVATE_KEY is missing' : cfg.GITHUB_APP_PRIVATE_KEY ? 'GITHUB_APP_ID is missing' : 'neither is set';
-        throw new AppError('PROVIDER_ERROR', `no upstream git credential is configured: set GIT_TOKEN, or GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY (${half})`);
-      }
-      return basic(cfg.GIT_USERNAME, cfg.GIT_TOKEN);
+      return basic(cfg.GIT_USERNAME, token());
+    },
+    async token() {
+      return token();
     },
     invalidate() {},
   };
@@ -61,6 +70,7 @@ interface Slot {
 
 interface Minted {
   header: string;
+  token: string;
   /** Epoch ms after which the token is minted anew: 5 minutes (at most half its lifetime) before expiry. */
   refreshAt: number;
 }
@@ -89,32 +99,39 @@ function appAuth(cfg: Config): UpstreamAuth {
     const { owner, name } = githubRepo(repo);
     return `${owner}/${name}`.toLowerCase();
   };
+  const minted = async (repo: RepoUrl): Promise<Minted> => {
+    const key = tokenKey(repo);
+    const { tokens, client } = state();
+    const now = Date.now();
+    const slot = tokens.get(key);
+    if (slot?.minted && now < slot.minted.refreshAt) return slot.minted;
+    if (slot?.pending && now - slot.startedAt < PENDING_MAX_MS) return slot.pending;
+    if (!slot && tokens.size >= MAX_TOKENS_PER_APP) tokens.delete(tokens.keys().next().value!);
+    const fresh: Slot = { startedAt: now };
+    const pending = client
+      .then((c) => mint(cfg, c.auth, c.request, githubRepo(repo)))
+      .then(
+        (m) => {
+          if (tokens.get(key) === fresh) fresh.minted = m;
+          fresh.pending = undefined;
+          return m;
+        },
+        (e: unknown) => {
+          if (tokens.get(key) === fresh) tokens.delete(key);
+          throw e;
+        },
+      );
+    fresh.pending = pending;
+    tokens.set(key, fresh);
+    return pending;
+  };
   return {
     kind: 'app',
     async authorization(repo) {
-      const key = tokenKey(repo);
-      const { tokens, client } = state();
-      const now = Date.now();
-      const slot = tokens.get(key);
-      if (slot?.minted && now < slot.minted.refreshAt) return slot.minted.header;
-      if (slot?.pending && now - slot.startedAt < PENDING_MAX_MS) return (await slot.pending).header;
-      if (!slot && tokens.size >= MAX_TOKENS_PER_APP) tokens.delete(tokens.keys().next().value!);
-      const fresh: Slot = { startedAt: now };
-      fresh.pending = client
-        .then((c) => mint(cfg, c.auth, c.request, githubRepo(repo)))
-        .then(
-          (m) => {
-            if (tokens.get(key) === fresh) fresh.minted = m;
-            fresh.pending = undefined;
-            return m;
-          },
-          (e: unknown) => {
-            if (tokens.get(key) === fresh) tokens.delete(key);
-            throw e;
-          },
-        );
-      tokens.set(key, fresh);
-      return (await fresh.pending).header;
+      return (await minted(repo)).header;
+    },
+    async token(repo) {
+      return (await minted(repo)).token;
     },
     invalidate(repo) {
       apps.get(appKey)?.tokens.delete(tokenKey(repo));
@@ -153,7 +170,7 @@ async function mint(cfg: Config, auth: ReturnType<CreateAppAuth>, request: Reque
     const now = Date.now();
     const expiresAt = Date.parse(t.expiresAt);
     const lifetime = Number.isFinite(expiresAt) ? Math.max(0, expiresAt - now) : 0;
-    return { header: basic('x-access-token', t.token), refreshAt: now + lifetime - Math.min(REFRESH_MARGIN_MS, lifetime / 2) };
+    return { header: basic('x-access-token', t.token), token: t.token, refreshAt: now + lifetime - Math.min(REFRESH_MARGIN_MS, lifetime / 2) };
   } catch (e) {
     throw apiError(cfg, e, `mint an installation token for ${full}`);
   }
