@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createDb } from '../../src/db/client.ts';
-import { call, callJson, env, oracle, stack } from './helpers.ts';
+import { call, callJson, env, oracle } from './helpers.ts';
 
 describe('foundation', () => {
   it('applies the migrations: every table and the lookup indexes exist', async () => {
@@ -58,13 +58,10 @@ describe('foundation', () => {
     const r = await callJson('GET', '/openapi.json');
     expect(r.status).toBe(200);
     expect(Object.keys(r.body.paths)).toEqual(expect.arrayContaining(['/v1/sandboxes', '/v1/sandboxes/{id}/push', '/v1/admin/keys']));
+    // The documented bodies are the wire contract's: a diff's files carry `binary`, a lease its freshness.
+    expect(Object.keys(r.body.components.schemas.Diff.properties.files.items.properties)).toEqual(['path', 'additions', 'deletions', 'binary']);
+    expect(r.body.components.schemas.Lease.required).toEqual(expect.arrayContaining(['base_commit', 'fetched_at']));
     const docs = await call('GET', '/docs');
     expect(await docs.text()).toContain('/v1/sandboxes/{id}/push');
   });
-
-  it('exposes the stack addresses to tests', () => {
-    expect(stack.git_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-  });
 });
-
-afterAll(() => {});

@@ -204,7 +204,7 @@ describe('git workflows', () => {
     expect(noMsg.status).toBe(400);
     const big = await call('PUT', `/v1/sandboxes/${l.id}/files/big.bin`, { key, raw: new Uint8Array(1_048_577) });
     expect(big.status).toBe(413);
-    const refs = await callJson('POST', '/v1/sandboxes', { key, body: { repo_url: `${l.workdir ? '' : ''}${(await newRepo()).url}`, task_id: 'x', agent_branch: 'bad~ref' } });
+    const refs = await callJson('POST', '/v1/sandboxes', { key, body: { repo_url: (await newRepo()).url, task_id: 'x', agent_branch: 'bad~ref' } });
     expect(refs.status).toBe(400);
     expect(refs.body.error.code).toBe('INVALID_REF');
     const st = await callJson('GET', `/v1/sandboxes/${l.id}/status`, { key });

@@ -81,7 +81,7 @@ describe('mcp', () => {
     expect(text(st)).toContain('modified: README.md');
 
     const diff = await tool(client, 'git_diff', { id });
-    expect(diff.structuredContent.files).toEqual([{ path: 'README.md', additions: 1, deletions: 1 }]);
+    expect(diff.structuredContent.files).toEqual([{ path: 'README.md', additions: 1, deletions: 1, binary: false }]);
     expect(diff.structuredContent.diff).toContain('+Edited over MCP.');
     expect(text(diff)).toContain('+Edited over MCP.');
 
