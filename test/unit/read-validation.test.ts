@@ -1,6 +1,8 @@
 // Checks of the workbench's inputs before anything reaches a sandbox: revisions, ranges, globs,
-// diff refs and batch writes; and the JSON budget of list answers.
-import { describe, expect, it } from 'vitest';
+// diff refs and batch writes; the JSON budget of list answers; parser types equal to the contract's.
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type * as C from '../../src/contract-read.ts';
+import type { CommitDetail, FileEntry, LogCommit, SearchMatch } from '../../src/git/read-results.ts';
 import { assertDiffRef, assertRange, assertRevision, globSpec } from '../../src/git/revision.ts';
 import { fitJson } from '../../src/lib/json-budget.ts';
 import { planBatch } from '../../src/services/batch-plan.ts';
@@ -78,5 +80,14 @@ describe('the JSON budget of list answers', () => {
     const one = JSON.stringify(items[0]).length + 1;
     expect(fitJson(items, one * 3)).toEqual({ items: items.slice(0, 3), cut: true });
     expect(fitJson(items, one * 10)).toEqual({ items, cut: false });
+  });
+});
+
+describe('the workbench contract', () => {
+  it("types the parsers' values exactly as the schemas describe them", () => {
+    expectTypeOf<LogCommit>().toEqualTypeOf<C.LogCommit>();
+    expectTypeOf<CommitDetail>().toEqualTypeOf<C.CommitDetail>();
+    expectTypeOf<FileEntry>().toEqualTypeOf<C.FileEntry>();
+    expectTypeOf<SearchMatch>().toEqualTypeOf<C.SearchMatch>();
   });
 });
