@@ -23,7 +23,7 @@ const POOL = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const SLOW = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const MODES = ['pooled', 'direct'];
 /** Git operations recorded by the services (withOperation's `op`). */
-export const GIT_OPS = ['status', 'diff', 'pull', 'push', 'exec', 'file_read', 'file_write', 'file_delete'];
+export const GIT_OPS = ['status', 'diff', 'pull', 'push', 'exec', 'file_read', 'file_write', 'file_delete', 'log', 'show', 'list_files', 'search', 'files_write'];
 
 /** Families whose numbers the PoolCoordinator keeps (its SQLite `counters` table and gauges). */
 export const POOL_FAMILIES: readonly Family[] = [
