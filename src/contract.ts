@@ -90,12 +90,30 @@ export type FileStat = z.infer<typeof FileStat>;
 export const Diff = z.object({ diff: z.string(), files: z.array(FileStat), truncated: z.boolean() }).openapi('Diff');
 export type Diff = z.infer<typeof Diff>;
 
+/** How a push to the base lands: its commits replayed onto the tip, a merge commit, or one squashed commit. */
+export const LandingStrategy = z.enum(['rebase', 'merge', 'squash']).openapi('LandingStrategy');
+export type LandingStrategy = z.infer<typeof LandingStrategy>;
+
+/** Options of a push with target "pull_request". */
+export const PullRequestOptions = z
+  .object({
+    title: z.string().min(1).max(256).refine((s) => hasNoControl(s), NO_CONTROL).optional().describe('pull request title; default the first line of message (an existing pull request keeps its title unless given)'),
+    body: z.string().max(65_536).refine((s) => hasNoControl(s, true), NO_CONTROL_TEXT).optional().describe('pull request description (an existing pull request keeps its body unless given)'),
+    draft: z.boolean().optional().describe('open as a draft (only when the pull request is created)'),
+    auto_merge: z.boolean().optional().describe('ask the host to merge it with the push\'s strategy once its required reviews and checks pass'),
+  })
+  .strict()
+  .openapi('PullRequestOptions');
+export type PullRequestOptions = z.infer<typeof PullRequestOptions>;
+
 /** Body of POST /v1/sandboxes/{id}/push (also the git_push tool's input, with the lease id). */
 export const PushBody = z
   .object({
     message: z.string().min(1).max(10_000).refine((s) => hasNoControl(s, true), NO_CONTROL_TEXT).describe('commit message for staged changes'),
     paths: z.array(z.string().min(1).max(1024).refine((s) => hasNoControl(s), NO_CONTROL)).max(1000).optional().describe('repo-relative paths to stage; default all changes'),
-    target: z.enum(['agent_branch', 'base']).default('agent_branch').describe('agent_branch (default) or base to integrate'),
+    target: z.enum(['agent_branch', 'base', 'pull_request']).default('agent_branch').describe('agent_branch (default); base to land on the base branch; pull_request to push the agent branch and open or update a pull request against the base'),
+    strategy: LandingStrategy.optional().describe('for target base (and a pull request\'s auto_merge): rebase (default) replays your commits onto the tip, merge adds a merge commit, squash lands one commit'),
+    pull_request: PullRequestOptions.optional().describe('for target pull_request: title, body, draft, auto_merge'),
     author: z
       .object({ name: z.string().min(1).max(200).refine((s) => hasNoControl(s), NO_CONTROL), email: z.string().email().max(320).refine((s) => hasNoControl(s), NO_CONTROL) })
       .strict()
@@ -110,9 +128,38 @@ export type PushBody = z.infer<typeof PushBody>;
 export const PullResult = z.object({ head: z.string(), previous_head: z.string(), updated: z.boolean() }).openapi('PullResult');
 export type PullResult = z.infer<typeof PullResult>;
 
+/** A pull request of a lease's agent branch against its base, as last read from the host. */
+export const PullRequest = z
+  .object({
+    number: z.number().int(),
+    url: z.string().describe('the pull request\'s web page'),
+    state: z.enum(['open', 'closed', 'merged']),
+    draft: z.boolean(),
+    auto_merge: z.boolean().describe('the host merges it once its requirements pass'),
+    head_branch: z.string(),
+    base_branch: z.string(),
+    head_sha: z.string().nullable(),
+    merge_commit_sha: z.string().nullable(),
+    repo_url: z.string(),
+    checked_at: z.string().describe('when the service last read it from the host'),
+    note: z.string().optional().describe('why a requested auto_merge was not enabled'),
+  })
+  .openapi('PullRequest');
+export type PullRequest = z.infer<typeof PullRequest>;
+
 /** The answer of a push. */
 export const PushResult = z
-  .object({ commit: z.string(), target_branch: z.string(), attempts: z.number(), lock_wait_ms: z.number(), rebased: z.boolean(), committed: z.boolean(), batch_size: z.number() })
+  .object({
+    commit: z.string(),
+    target_branch: z.string(),
+    attempts: z.number(),
+    lock_wait_ms: z.number(),
+    rebased: z.boolean(),
+    committed: z.boolean(),
+    batch_size: z.number(),
+    strategy: LandingStrategy.optional().describe('how a push to the base landed'),
+    pull_request: PullRequest.optional().describe('target pull_request: the pull request opened or updated'),
+  })
   .openapi('PushResult');
 export type PushResult = z.infer<typeof PushResult>;
 

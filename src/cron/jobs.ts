@@ -1,7 +1,9 @@
-// Cron Triggers: health (*/5), cleanup + projection catch-up (*/10), retention purge (daily).
+// Cron Triggers: health (*/5), cleanup + projection catch-up + pull request poll (*/10), retention purge (daily).
 import { and, inArray, lt, sql } from 'drizzle-orm';
+import { purgeClosedPullRequests } from '../db/pull-request-rows.ts';
 import { gitOperations, gitSandboxes } from '../db/schema.ts';
 import { poolStub, type ServiceContext } from '../services/context.ts';
+import { pollPullRequests } from '../services/pull-requests.ts';
 
 export const CRON_HEALTH = '*/5 * * * *';
 export const CRON_CLEANUP = '*/10 * * * *';
@@ -13,12 +15,13 @@ export async function healthJob(ctx: ServiceContext): Promise<Record<string, num
   return { checked: r.checked, dead: r.dead };
 }
 
-/** Expires overdue leases, kills orphan sandboxes, and catches the lease projection up. */
+/** Expires overdue leases, kills orphan sandboxes, catches the lease projection up, and polls open pull requests. */
 export async function cleanupJob(ctx: ServiceContext): Promise<Record<string, number>> {
   const pool = poolStub(ctx.env);
   const c = await pool.cleanup();
   const projected = await pool.project();
-  return { expired: c.expired, orphans: c.orphans, projected };
+  const prs = await pollPullRequests(ctx).catch((e) => (ctx.log.warn('pull_request_poll_failed', { error: String(e) }), 0));
+  return { expired: c.expired, orphans: c.orphans, projected, pull_requests_changed: prs };
 }
 
 /** Deletes git_operations older than RETENTION_DAYS and terminated lease rows older than that too. */
@@ -30,7 +33,8 @@ export async function retentionJob(ctx: ServiceContext): Promise<Record<string, 
     .delete(gitSandboxes)
     .where(and(inArray(gitSandboxes.status, ['terminated', 'error']), lt(sql`coalesce(${gitSandboxes.terminatedAt}, ${gitSandboxes.createdAt})`, cutoff)))
     .returning({ id: gitSandboxes.id });
-  return { operations_deleted: ops.length, leases_deleted: rows.length };
+  const prs = await purgeClosedPullRequests(db, cutoff);
+  return { operations_deleted: ops.length, leases_deleted: rows.length, pull_requests_deleted: prs };
 }
 
 /** Runs the job for a cron expression. */

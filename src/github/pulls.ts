@@ -69,16 +69,19 @@ export async function findOpenPull(gh: GitHubClient, head: string, base: string)
   return hit ?? null;
 }
 
-/** Result of createPull: the new pull request, or why none was made. */
-export type CreateResult = { kind: 'created'; pull: PullState } | { kind: 'exists' } | { kind: 'no_commits' };
+/** Result of createPull: the new pull request, or why none was made (`no_head`: the head branch is not on GitHub). */
+export type CreateResult = { kind: 'created'; pull: PullState } | { kind: 'exists' } | { kind: 'no_commits' } | { kind: 'no_head' };
 
 /** Opens a pull request from `head` into `base`. */
 export async function createPull(gh: GitHubClient, o: { head: string; base: string; title: string; body?: string; draft?: boolean }): Promise<CreateResult> {
   const a = await gh.rest('POST /repos/{owner}/{repo}/pulls', { head: o.head, base: o.base, title: o.title, body: o.body ?? '', draft: o.draft ?? false });
   if (a.status === 201) return { kind: 'created', pull: pullOf(a.data) };
-  const text = `${apiMessage(a)} ${JSON.stringify((a.data as { errors?: unknown } | null)?.errors ?? '')}`;
+  const errors = (a.data as { errors?: unknown } | null)?.errors;
+  const list = Array.isArray(errors) ? (errors as { field?: unknown; code?: unknown }[]) : [];
+  const text = `${apiMessage(a)} ${JSON.stringify(errors ?? '')}`;
   if (a.status === 422 && /already exists/i.test(text)) return { kind: 'exists' };
   if (a.status === 422 && /no commits between/i.test(text)) return { kind: 'no_commits' };
+  if (a.status === 422 && list.some((e) => e?.field === 'head' && e?.code === 'invalid')) return { kind: 'no_head' };
   throw unexpected(a, 'open a pull request');
 }
 

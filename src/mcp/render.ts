@@ -37,7 +37,9 @@ export function pull(p: C.PullResult): string {
 /** A push. */
 export function push(p: C.PushResult): string {
   const notes = [p.committed ? 'new commit' : 'no new changes to commit', p.rebased ? 'rebased onto the latest tip' : '', p.attempts > 1 ? `${p.attempts} attempts` : ''].filter(Boolean);
-  return `Pushed ${p.commit.slice(0, 12)} to ${p.target_branch} (${notes.join(', ')}).`;
+  const how = p.strategy && p.strategy !== 'rebase' && !p.pull_request ? ` as a ${p.strategy}` : '';
+  const pr = p.pull_request ? ` Pull request #${p.pull_request.number} is ${p.pull_request.state}${p.pull_request.auto_merge ? ' (auto-merge enabled)' : ''}: ${p.pull_request.url}${p.pull_request.note ? `; ${p.pull_request.note}` : ''}` : '';
+  return `Pushed ${p.commit.slice(0, 12)} to ${p.target_branch}${how} (${notes.join(', ')}).${pr}`;
 }
 
 /** A file read: the content itself when it is text. */

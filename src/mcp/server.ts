@@ -3,12 +3,14 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { ServiceContext } from '../services/context.ts';
 import { registerTools } from './tools.ts';
+import { registerPullRequestTools } from './tools-pull-request.ts';
 import { registerReadTools } from './tools-read.ts';
 
 const INSTRUCTIONS = `git-sandbox leases cloud sandboxes with a repository cloned and a branch of your own checked out.
 Start with git_clone (repo_url, task_id); it returns a lease whose id every other tool takes.
 Edit with file_write or exec, inspect with git_status, git_diff and file_read, then git_push
-(target "agent_branch" by default, "base" to land on the base branch).
+(target "agent_branch" by default, "base" to land on the base branch with strategy rebase, merge or
+squash, "pull_request" to open or update a pull request; follow it with pull_request_status).
 A MERGE_CONFLICT error lists the conflicting paths; the rebase was aborted, your tree is unchanged and
 origin/<branch> holds the latest tip. To resolve: exec "git rebase origin/<branch>", fix the listed
 files, exec "git add <paths> && GIT_EDITOR=true git rebase --continue", then git_push again.
@@ -26,6 +28,7 @@ export function createMcpServer(svc: ServiceContext, agentId: string): McpServer
     jsonSchemaValidator: (validator ??= new AjvJsonSchemaValidator()),
   });
   registerTools(server, svc, agentId);
+  registerPullRequestTools(server, svc, agentId);
   registerReadTools(server, svc, agentId);
   return server;
 }

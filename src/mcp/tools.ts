@@ -67,7 +67,7 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
     'git_push',
     {
       title: 'Commit and push',
-      description: 'Stages (paths, or all changes) and commits with message, then lands the commit on your agent branch (default) or, with target "base", on the base branch: under a per-repo lock it rebases onto the latest tip and pushes without force, retrying if the branch moved. A conflict returns MERGE_CONFLICT with the paths, the rebase aborted and your commit kept; to resolve, exec "git rebase origin/<target>", fix the files, exec "git add <paths> && GIT_EDITOR=true git rebase --continue" and push again.',
+      description: 'Stages (paths, or all changes) and commits with message, then lands the commit on your agent branch (default) or, with target "base", on the base branch: under a per-repo lock it rebases onto the latest tip and pushes without force, retrying if the branch moved; strategy "merge" lands a merge commit instead, "squash" one commit. Target "pull_request" pushes your agent branch and opens (or updates) a pull request into the base (pull_request: title, body, draft, auto_merge); follow it with pull_request_status. A conflict returns MERGE_CONFLICT with the paths, the rebase aborted and your commit kept; to resolve, exec "git rebase origin/<target>", fix the files, exec "git add <paths> && GIT_EDITOR=true git rebase --continue" and push again.',
       inputSchema: S.PushInput,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     },

@@ -19,6 +19,7 @@ import { healthApp } from './health.ts';
 import { historyApp } from './history.ts';
 import { metricsApp } from './metrics.ts';
 import { finishRequest, requestIdOf } from './observe.ts';
+import { pullRequestsApp } from './pull-requests.ts';
 import { readApp } from './read.ts';
 import { sandboxesApp } from './sandboxes.ts';
 
@@ -67,6 +68,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route('/', adminKeysApp);
   app.route('/', sandboxesApp);
   app.route('/', gitApp);
+  app.route('/', pullRequestsApp);
   app.route('/', filesApp);
   app.route('/', readApp);
   app.route('/', historyApp);

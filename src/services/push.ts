@@ -1,13 +1,15 @@
 // Push: commit, then land. To the agent's own branch: under RepoLock, fetch + rebase + a
 // compare-and-swap push. To the base branch: batched landing, where each pusher parks its commits
-// on a queue ref and the lock holder lands every queued entry with one atomic push.
-import { PushResult } from '../contract.ts';
+// on a queue ref and the lock holder lands every queued entry (each by its strategy: rebase, merge
+// or squash) with one atomic push. To a pull request: the agent-branch push, then a pull request
+// opened or updated on GitHub (src/services/pull-requests.ts).
+import { PushResult, type LandingStrategy, type PullRequestOptions } from '../contract.ts';
 import { AppError } from '../errors.ts';
 import { parseCommit, parseDropQueueRef, parseFetchBase, parseLand, parseLandBatch, parseListQueueRefs, parseQueue, parseSweepQueueRefs, parseSyncLanded } from '../git/script-results.ts';
 import { commitScript, dropQueueRefScript, fetchBaseScript, landBatchScript, landScript, listQueueRefsScript, queueScript, sweepQueueRefsScript, syncLandedScript } from '../git/scripts.ts';
 import { assertRepoPath } from '../git/validate.ts';
 import type { OperationRecord } from '../db/lease-rows.ts';
-import { LockClient, type LockAcquireResult, type LockEntry } from '../lock/client.ts';
+import { LockClient, type ClaimedEntry, type LockAcquireResult, type LockEntry } from '../lock/client.ts';
 import { backoffMs, leaseOfQueueRef } from '../lock/rules.ts';
 import type { LeaseRecord } from '../pool/types.ts';
 import { run, type Sandbox } from '../sandbox/provider.ts';
@@ -16,6 +18,7 @@ import { conflictError, failed, netEnv, notifyConflict, withOperation } from './
 import { discardLander, ensureLander, type Lander } from './lander.ts';
 import { poolStub } from './context.ts';
 import { serviceGitEnv } from '../git/env.ts';
+import { proposePullRequest } from './pull-requests.ts';
 
 /** Most entries one holder lands in a batch. */
 const BATCH_MAX = 50;
@@ -24,7 +27,11 @@ const BATCH_MAX = 50;
 export interface PushInput {
   message: string;
   paths?: string[];
-  target?: 'agent_branch' | 'base';
+  target?: 'agent_branch' | 'base' | 'pull_request';
+  /** How a push to the base lands (and a pull request's auto-merge method); default rebase. */
+  strategy?: LandingStrategy;
+  /** Options of target pull_request. */
+  pull_request?: PullRequestOptions;
   author?: { name: string; email: string };
   /** Idempotency-Key of the request: a replay gets the first answer. */
   idemKey?: string;
@@ -47,6 +54,13 @@ function locked(target: string, got: Extract<LockAcquireResult, { reason: 'timeo
 /** Stages and commits, then lands on the agent branch or (batched) on the base branch. */
 export async function gitPush(ctx: ServiceContext, agentId: string, id: string, input: PushInput): Promise<PushResult> {
   const paths = input.paths?.map(assertRepoPath);
+  const strategy = input.strategy ?? 'rebase';
+  if (input.target !== 'base' && input.target !== 'pull_request' && strategy !== 'rebase') {
+    throw new AppError('BAD_REQUEST', `strategy: "${strategy}" applies to target "base" or "pull_request"; the agent branch is always rebased`, { details: { field: 'strategy' } });
+  }
+  if (input.pull_request && input.target !== 'pull_request') {
+    throw new AppError('BAD_REQUEST', 'pull_request: options apply to target "pull_request" only', { details: { field: 'pull_request' } });
+  }
   return withOperation(ctx, agentId, id, 'push', async ({ lease, sbx }, rec) => {
     const target = input.target === 'base' ? lease.branch : lease.agent_branch;
     rec.targetBranch = target;
@@ -69,15 +83,26 @@ export async function gitPush(ctx: ServiceContext, agentId: string, id: string, 
       const commit = parseCommit(c);
       if (commit.kind !== 'ok') throw failed(ctx, 'commit', c);
       const committed = commit.committed;
-      result = input.target === 'base' ? await landOnBase(ctx, lease, sbx, rec, lock, entryId, committed) : await landOnAgentBranch(ctx, lease, sbx, rec, lock, committed);
+      if (input.target === 'base') result = await landOnBase(ctx, lease, sbx, rec, lock, entryId, committed, strategy);
+      else if (input.target === 'pull_request') {
+        // The branch is pushed (or already holds HEAD), then the pull request opened or updated.
+        result = await landOnAgentBranch(ctx, lease, sbx, rec, lock, committed, commit.head);
+        const pr = await proposePullRequest(ctx, lease, { message: input.message, strategy, options: input.pull_request ?? {} });
+        rec.detail = { pull_request: pr.number, state: pr.state, auto_merge: pr.auto_merge };
+        result = { ...result, strategy, pull_request: pr };
+      } else result = await landOnAgentBranch(ctx, lease, sbx, rec, lock, committed);
     }
+    if (input.target === 'base') result = { ...result, strategy };
     if (idemKey) await lock.remember(idemKey, result);
     return result;
   });
 }
 
-/** The agent branch has one writer: lock, fetch + rebase onto its tip, push with a lease (CAS). */
-async function landOnAgentBranch(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, lock: LockClient, committed: boolean): Promise<PushResult> {
+/**
+ * The agent branch has one writer: lock, fetch + rebase onto its tip, push with a lease (CAS). With
+ * `head` (a pull request's push) a branch that already holds HEAD is not an error: HEAD is answered.
+ */
+async function landOnAgentBranch(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, lock: LockClient, committed: boolean, head?: string): Promise<PushResult> {
   const target = lease.agent_branch;
   const ttlMs = ctx.cfg.LOCK_TTL_S * 1000;
   const got = await lock.acquire({ ttlMs, waitMs: ctx.cfg.LOCK_WAIT_MS });
@@ -98,6 +123,7 @@ async function landOnAgentBranch(ctx: ServiceContext, lease: LeaseRecord, sbx: S
           rebased ||= out.rebased;
           return REJECTED;
         case 'nothing':
+          if (head) return head;
           throw nothingToPush(target);
         case 'conflict':
           rec.detail = { conflicts: out.paths };
@@ -118,13 +144,13 @@ async function landOnAgentBranch(ctx: ServiceContext, lease: LeaseRecord, sbx: S
  * The base branch has many writers: park HEAD on a queue ref, enqueue, then wait for the entry's
  * fate (see awaitEntry). The lease's branch then moves to the landed commit.
  */
-async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, lock: LockClient, entryId: string, committed: boolean): Promise<PushResult> {
+async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, lock: LockClient, entryId: string, committed: boolean, strategy: LandingStrategy): Promise<PushResult> {
   const target = lease.branch;
   const r = await run(sbx, queueScript(), { envs: await netEnv(ctx, lease, { GS_BASE: target, GS_ENTRY: entryId }), timeoutMs: 120_000 });
   const q = parseQueue(r);
   if (q.kind === 'nothing') throw nothingToPush(target);
   if (q.kind !== 'queued') throw failed(ctx, 'push', r);
-  await lock.enqueue(entryId);
+  await lock.enqueue(entryId, { strategy, headBranch: lease.agent_branch });
   return awaitEntry(ctx, lease, sbx, rec, lock, entryId, committed, q.head);
 }
 
@@ -211,7 +237,7 @@ async function landBatch(ctx: ServiceContext, lease: LeaseRecord, lock: LockClie
   try {
     lander = await ensureLander(ctx, lock, token, { url: lease.repo_url, key: lease.repo_key }, lease.branch);
     const l = lander;
-    const envs = await netEnv(ctx, l.lease, { GS_BASE: lease.branch, GS_FENCE: String(token), GS_ENTRIES: entries.map((e) => `${e.id} ${e.agentId}`).join('\n') }, { fence: token });
+    const envs = await netEnv(ctx, l.lease, { GS_BASE: lease.branch, GS_FENCE: String(token), GS_ENTRIES: entries.map(entryLine).join('\n') }, { fence: token });
     const [out, attempts] = await untilLanded(ctx, lock, token, lease.branch, async () => {
       const r = await run(l.sbx, landBatchScript(), { envs, timeoutMs: 120_000 });
       const landed = parseLandBatch(r);
@@ -233,6 +259,11 @@ async function landBatch(ctx: ServiceContext, lease: LeaseRecord, lock: LockClie
     await lock.unclaim(token);
     throw e;
   }
+}
+
+/** An entry as land-batch.sh reads it: `<id> <agent> <strategy> [<agent branch>]` (ids and branch names hold no whitespace). */
+function entryLine(e: ClaimedEntry): string {
+  return `${e.id} ${e.agentId || '-'} ${e.strategy}${e.headBranch ? ` ${e.headBranch}` : ''}`;
 }
 
 /** How often a lander sweeps orphan queue refs (of pushes that died before they were queued). */
