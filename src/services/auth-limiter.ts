@@ -1,7 +1,6 @@
-// In-isolate guards in front of the API-key lookup: a sliding window of authentication failures per
-// client and per key, and a short cache of keys that resolved. Both live in one isolate's memory, so
-// each isolate counts on its own, and another isolate may honour a revoked key until its cached
-// entry ends (at most KEY_CACHE_TTL_MS); the isolate that revokes a key forgets it at once.
+// In-isolate guards in front of the API-key lookup: a sliding window of failures per client and per
+// key, and a short cache of resolved keys. Each isolate counts on its own; a revoked key is forgotten
+// at once by the revoking isolate, and honoured by another for at most KEY_CACHE_TTL_MS.
 
 /** How long a key that resolved is trusted without asking the database again. */
 export const KEY_CACHE_TTL_MS = 30_000;
@@ -22,9 +21,8 @@ interface Window {
 }
 
 /**
- * Failures per subject, counted with a sliding window counter: the previous fixed window's count,
- * weighted by how much of it still overlaps the sliding window, plus the current one's. O(1) memory
- * per subject whatever the limit.
+ * Failures per subject as a sliding window counter (the previous fixed window's count weighted by
+ * its overlap with the sliding window, plus the current one's), so memory per subject is O(1).
  */
 export class FailureWindow {
   #windows = new Map<string, Window>();
