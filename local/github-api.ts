@@ -1,6 +1,7 @@
 // The GitHub REST subset a GitHub App needs, served offline by the local git server under `/api`: a
 // repository's installation and installation access tokens, both behind the app's RS256 JWT. Owners map
 // to paths: `<root>/<owner>/<name>.git` is owner/name, a root-level `<root>/<name>.git` is owner `local`.
+// Pull requests, under the same `/api`, are local/github-pulls.ts.
 import { createHash, createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type http from 'node:http';
@@ -51,7 +52,7 @@ interface Minted {
 }
 
 const SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
-const PERMISSIONS = { contents: 'write', metadata: 'read' };
+const PERMISSIONS = { contents: 'write', metadata: 'read', pull_requests: 'write' };
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** Creates the API for `app` over the bare repos in `root`; `baseUrl` is the server's own URL. */

@@ -101,16 +101,26 @@ describe('RepoLock', () => {
       sql.exec(`CREATE TABLE lock_state (id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT, token INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL DEFAULT 0, granted_at INTEGER NOT NULL DEFAULT 0, ttl_ms INTEGER NOT NULL DEFAULT 0)`);
       sql.exec(`INSERT INTO lock_state(id, token) VALUES (1, 7)`);
       sql.exec(`CREATE TABLE waiters (seq INTEGER PRIMARY KEY AUTOINCREMENT, holder TEXT NOT NULL, enqueued_at INTEGER NOT NULL, deadline INTEGER NOT NULL, ttl_ms INTEGER NOT NULL, entry_id TEXT)`);
+      // ... and entries without the strategy and head_branch of later versions (its row kept).
+      sql.exec(`CREATE TABLE entries_v1 AS SELECT id, seq, lease_id, status, claim_token, commit_sha, conflicts, batch_size, created_at, done_at, agent_id FROM entries`);
+      sql.exec(`DROP TABLE entries`);
+      sql.exec(`ALTER TABLE entries_v1 RENAME TO entries`);
       sql.exec(`UPDATE kv SET value='1' WHERE key='schema_version'`);
       const store = new LockStore(sql);
       const v = store.migrate();
-      return { v, again: store.migrate(), state: store.state(), entry: store.entry('e1') };
+      const again = store.migrate();
+      const entry = store.entry('e1');
+      const claimed = store.claimPending(99, 1);
+      store.unclaim(99);
+      return { v, again, state: store.state(), entry, claimed };
     });
     expect(version).toEqual({
       v: LOCK_SCHEMA_VERSION,
       again: LOCK_SCHEMA_VERSION,
       state: { holder: null, lease_id: null, token: 7, expires_at: 0, granted_at: 0 },
       entry: { id: 'e1', status: 'pending', commit_sha: null, conflicts: [], batch_size: null },
+      // An entry queued before strategies lands by rebase.
+      claimed: [{ id: 'e1', agentId: 'agent-1', strategy: 'rebase', headBranch: null }],
     });
     const next = await l.acquire('after', { ttlMs: 10_000, waitMs: 0, leaseId: 'sbx_000000000000000000000003' });
     expect(next).toMatchObject({ ok: true, token: 8 });
