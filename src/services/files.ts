@@ -127,7 +127,7 @@ trap 'rm -rf -- "$d"' EXIT
 n=$((GS_CAP + 1)); t=0
 mkfifo "$d/o" "$d/e" "$d/t" || exit 1
 # Unbuffered, so what a command printed is in the file even while a writer it left lingers.
-cap() { stdbuf -o0 head -c "$n" > "$1"; cat > /dev/null; }
+cap() { if command -v stdbuf >/dev/null; then stdbuf -o0 head -c "$n"; else head -c "$n"; fi > "$1"; cat > /dev/null; }
 alive() { local l; read -r l 2>/dev/null < "/proc/$1/stat" || return 1; l="\${l##*) }"; [ "\${l%% *}" != Z ]; }
 cap "$d/out" < "$d/o" & op=$!
 cap "$d/err" < "$d/e" & ep=$!
