@@ -51,7 +51,7 @@ function locked(target: string, got: Extract<LockAcquireResult, { reason: 'timeo
   });
 }
 
-/** Stages and commits, then lands on the agent branch or (batched) on the base branch. */
+/** Stages and commits, then lands on the agent branch, (batched, by strategy) on the base branch, or on the agent branch with a pull request. */
 export async function gitPush(ctx: ServiceContext, agentId: string, id: string, input: PushInput): Promise<PushResult> {
   const paths = input.paths?.map(assertRepoPath);
   const strategy = input.strategy ?? 'rebase';
