@@ -143,13 +143,23 @@ git-sandbox is running.
   API key:   ${apiKey}   (agent "dev")
   demo repo: ${info.demo_repo_url}
   upstream:  ${UPSTREAM === 'app' ? `GitHub App ${info.github_app_id} (${info.github_api_url})` : 'GIT_TOKEN'}   (GIT_SANDBOX_UPSTREAM=app|token)
+  sandboxes: ${isolationLine(stack.e2bHost?.isolation)}
   tokens:    ${path.join(DIR, 'stack.json')}
 
 Try:
   curl -s -X POST ${API_URL}/v1/sandboxes -H "Authorization: Bearer ${apiKey}" -H 'content-type: application/json' -d '${body}'
 
 Ctrl-C stops everything.`);
+  if (stack.e2bHost && !stack.e2bHost.isolation.enabled) {
+    console.warn(`\n!!! WARNING: local sandboxes are NOT isolated (${stack.e2bHost.isolation.reason ?? 'bubblewrap unavailable'}).\n!!! Agent code runs directly on this machine and can read .dev.vars and .local/. See local/ISOLATION.md to enable isolation.\n`);
+  }
 } catch (err) {
   console.error(`npm start failed: ${err instanceof Error ? err.message : String(err)}`);
   await shutdown(1);
+}
+
+/** One banner line saying whether local sandboxes are isolated. */
+function isolationLine(iso: { enabled: boolean; reason?: string } | undefined): string {
+  if (!iso) return 'no local sandbox host';
+  return iso.enabled ? 'isolated (bubblewrap: own user, mount, pid, ipc and uts namespaces; host network shared)' : `NOT ISOLATED: ${iso.reason ?? 'bubblewrap unavailable'} (see local/ISOLATION.md)`;
 }
