@@ -45,7 +45,7 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
     {
       title: 'Git diff',
       description: 'Unified diff with per-file line counts: working tree against HEAD (default), the index (staged changes), the base branch on the remote, or any ref (a range A..B or A...B compares two commits).',
-      inputSchema: S.DiffInput,
+      inputSchema: S.diffInput(svc.cfg),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async ({ id, against, path, max_bytes, ref }) =>
@@ -91,7 +91,7 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
     {
       title: 'Write a file',
       description: 'Creates or overwrites a file of the repository with content (parent directories are created). Paths stay inside the repository and out of .git.',
-      inputSchema: S.FileWriteInput,
+      inputSchema: S.fileWriteInput(svc.cfg),
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
     async ({ id, path, content, encoding }) =>

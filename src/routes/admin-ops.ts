@@ -20,6 +20,8 @@ const DrainReport = z
 const drain = createRoute({
   method: 'post',
   path: '/v1/admin/pool/drain',
+  operationId: 'adminDrainPool',
+  tags: ['admin'],
   security: adminSecurity,
   summary: 'Drain the pool: no new leases (503 POOL_EXHAUSTED, "draining"), idle sandboxes terminated, leases run out; force=true ends them too',
   request: { query: z.object({ force: z.enum(['true', 'false']).optional() }) },
@@ -29,6 +31,8 @@ const drain = createRoute({
 const resume = createRoute({
   method: 'post',
   path: '/v1/admin/pool/resume',
+  operationId: 'adminResumePool',
+  tags: ['admin'],
   security: adminSecurity,
   summary: 'End a drain: leases are granted again and the pool refills',
   responses: { 200: json(z.object({ draining: z.literal(false) }), 'Resumed'), ...unauthorized },
@@ -40,6 +44,8 @@ const CURSOR = /^(\d{1,16})\.(sbx_[0-9a-f]{24})$/;
 const leases = createRoute({
   method: 'get',
   path: '/v1/admin/leases',
+  operationId: 'adminListLeases',
+  tags: ['admin'],
   security: adminSecurity,
   summary: "Every agent's active leases, oldest first, paginated (no credentials or provider ids)",
   request: {
@@ -54,6 +60,8 @@ const leases = createRoute({
 const rotate = createRoute({
   method: 'post',
   path: '/v1/admin/keys/{id}/rotate',
+  operationId: 'adminRotateKey',
+  tags: ['admin'],
   security: adminSecurity,
   summary: 'Issue a new key for the same agent; the old key keeps working for grace_s seconds (default 3600)',
   request: {
@@ -94,4 +102,7 @@ adminOpsApp
     const last = page.at(-1);
     return c.json({ leases: page.map(leaseView), next_cursor: page.length === limit && last ? `${last.created_at}.${last.id}` : null }, 200);
   })
-  .openapi(rotate, async (c) => c.json(await rotateApiKey(c.var.svc, c.req.valid('param').id, c.req.valid('json').grace_s ?? DEFAULT_GRACE_S), 201));
+  .openapi(rotate, async (c) => {
+    const key = await rotateApiKey(c.var.svc, c.req.valid('param').id, c.req.valid('json').grace_s ?? DEFAULT_GRACE_S);
+    return c.json(key, 201, { Location: `/v1/admin/keys/${key.id}` });
+  });

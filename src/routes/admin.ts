@@ -13,6 +13,8 @@ const adminSecurity = [{ admin: [] as string[] }];
 const createKey = createRoute({
   method: 'post',
   path: '/v1/admin/keys',
+  operationId: 'adminCreateKey',
+  tags: ['admin'],
   security: adminSecurity,
   summary: 'Create an API key for an agent (the key is shown only in this response)',
   request: { body: { required: true, content: { 'application/json': { schema: z.object({ agent_id: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 . _ -') }).strict() } } } },
@@ -26,6 +28,8 @@ const createKey = createRoute({
 const revokeKey = createRoute({
   method: 'delete',
   path: '/v1/admin/keys/{id}',
+  operationId: 'adminRevokeKey',
+  tags: ['admin'],
   security: adminSecurity,
   summary: 'Revoke an API key (effective immediately; every lease of its agent ends)',
   request: { params: z.object({ id: z.string().min(1).max(100) }) },
@@ -35,6 +39,8 @@ const revokeKey = createRoute({
 const pool = createRoute({
   method: 'get',
   path: '/v1/admin/pool',
+  operationId: 'adminPoolStats',
+  tags: ['admin'],
   security: adminSecurity,
   summary: 'Pool gauges, counters and settings',
   responses: { 200: json(z.record(z.string(), z.unknown()), 'Pool stats'), 401: json(ErrorBody, 'Bad admin token') },
@@ -47,7 +53,10 @@ adminApp.use('/v1/admin/*', async (c, next) => {
   await next();
 });
 adminApp
-  .openapi(createKey, async (c) => c.json(await createApiKey(c.var.svc, c.req.valid('json').agent_id), 201))
+  .openapi(createKey, async (c) => {
+    const key = await createApiKey(c.var.svc, c.req.valid('json').agent_id);
+    return c.json(key, 201, { Location: `/v1/admin/keys/${key.id}` });
+  })
   .openapi(revokeKey, async (c) => {
     const id = c.req.valid('param').id;
     const [key] = await c.var.svc.db().select({ agentId: apiKeys.agentId }).from(apiKeys).where(eq(apiKeys.id, id)).limit(1);

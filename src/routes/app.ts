@@ -12,12 +12,14 @@ import { adminOpsApp } from './admin-ops.ts';
 import type { AppEnv } from './app-types.ts';
 import { validationError } from './app-types.ts';
 import { mountDocs } from './docs.ts';
+import { errorResponse } from './error-response.ts';
 import { filesApp } from './files.ts';
 import { gatewayApp } from './gateway.ts';
 import { gitApp } from './git.ts';
 import { healthApp } from './health.ts';
 import { historyApp } from './history.ts';
 import { metricsApp } from './metrics.ts';
+import { allowedMethods, type AllowedMethods } from './method-not-allowed.ts';
 import { finishRequest, requestIdOf } from './observe.ts';
 import { pullRequestsApp } from './pull-requests.ts';
 import { readApp } from './read.ts';
@@ -76,7 +78,13 @@ export function createApp(): OpenAPIHono<AppEnv> {
   mountDocs(app);
   app.get('/', (c) => c.json({ service: 'git-sandbox', docs: '/docs', openapi: '/openapi.json', health: '/healthz' }));
 
-  app.notFound((c) => c.json(new AppError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`).toBody(), 404));
+  let allowed: AllowedMethods | undefined;
+  app.notFound((c) => {
+    const allow = (allowed ??= allowedMethods(app))(c.req.path);
+    if (!allow.length) return errorResponse(c, new AppError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`));
+    c.header('Allow', allow.join(', '));
+    return errorResponse(c, new AppError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(', ')}`, { details: { allow } }));
+  });
   app.onError((err, c) => {
     const log = c.var.svc?.log;
     let e: AppError;
@@ -92,9 +100,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
       e = new AppError('INTERNAL', 'internal error');
     }
     if (e.status >= 500) log?.warn('request_failed', { path: c.req.path, code: e.code, internal: e.internal?.slice(0, 500) });
-    if (e.retryAfterS) c.header('Retry-After', String(e.retryAfterS));
-    if (e.code === 'UNAUTHORIZED') c.header('WWW-Authenticate', 'Bearer');
-    return c.json(e.toBody(), e.status);
+    return errorResponse(c, e);
   });
   return app;
 }

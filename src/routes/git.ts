@@ -11,18 +11,18 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({ descrip
 const params = z.object({ id: LeaseId });
 const conflict = json(ErrorBody, 'MERGE_CONFLICT with `conflicts: [paths]` (rebase aborted, tree unchanged)');
 
-const status = createRoute({ method: 'get', path: '/v1/sandboxes/{id}/status', security, summary: 'Parsed git status', request: { params }, responses: { 200: json(Status, 'Status'), ...errorResponses } });
-const diff = createRoute({ method: 'get', path: '/v1/sandboxes/{id}/diff', security, summary: 'Unified diff + numstat (against HEAD, the index, the base, or any ref)', request: { params, query: DiffRefQuery }, responses: { 200: json(Diff, 'Diff'), ...errorResponses } });
+const status = createRoute({ method: 'get', path: '/v1/sandboxes/{id}/status', operationId: 'gitStatus', tags: ['git'], security, summary: 'Parsed git status', request: { params }, responses: { 200: json(Status, 'Status'), ...errorResponses } });
+const diff = createRoute({ method: 'get', path: '/v1/sandboxes/{id}/diff', operationId: 'gitDiff', tags: ['git'], security, summary: 'Unified diff + numstat (against HEAD, the index, the base, or any ref)', request: { params, query: DiffRefQuery }, responses: { 200: json(Diff, 'Diff'), ...errorResponses } });
 const pull = createRoute({
-  method: 'post', path: '/v1/sandboxes/{id}/pull', security, summary: 'Fetch + rebase onto origin/<branch> (autostash)', request: { params },
+  method: 'post', path: '/v1/sandboxes/{id}/pull', operationId: 'gitPull', tags: ['git'], security, summary: 'Fetch + rebase onto origin/<branch> (autostash)', request: { params },
   responses: { 200: json(PullResult, 'Rebased'), 409: conflict, ...errorResponses },
 });
 const push = createRoute({
-  method: 'post', path: '/v1/sandboxes/{id}/push', security, summary: 'Commit, then land under the repo lock with rebase-retry (an Idempotency-Key replay gets the first answer)', request: { params, headers: z.object({ 'idempotency-key': z.string().max(200).optional().describe('a replay of this push with the same key returns the first answer') }), body: { required: true, content: { 'application/json': { schema: PushBody } } } },
+  method: 'post', path: '/v1/sandboxes/{id}/push', operationId: 'gitPush', tags: ['git'], security, summary: 'Commit, then land under the repo lock with rebase-retry (an Idempotency-Key replay gets the first answer)', request: { params, headers: z.object({ 'idempotency-key': z.string().max(200).optional().describe('a replay of this push with the same key returns the first answer') }), body: { required: true, content: { 'application/json': { schema: PushBody } } } },
   responses: { 200: json(PushResult, 'Landed'), 409: conflict, 423: json(ErrorBody, 'REPO_LOCKED (see Retry-After, position)'), ...errorResponses },
 });
 const exec = createRoute({
-  method: 'post', path: '/v1/sandboxes/{id}/exec', security, summary: 'Run a command in the repository', request: { params, body: { required: true, content: { 'application/json': { schema: ExecBody } } } },
+  method: 'post', path: '/v1/sandboxes/{id}/exec', operationId: 'execCommand', tags: ['exec'], security, summary: 'Run a command in the repository', request: { params, body: { required: true, content: { 'application/json': { schema: ExecBody } } } },
   responses: { 200: json(ExecResult, 'Finished (any exit code)'), ...errorResponses },
 });
 

@@ -1,10 +1,11 @@
 // GET /healthz: liveness plus the database state (503 with a clear body when it is down).
+import { z } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
-import { Hono } from 'hono';
-import type { AppEnv } from './app-types.ts';
+import { subApp } from './app-types.ts';
 
 /** The health sub-app. */
-export const healthApp = new Hono<AppEnv>().get('/healthz', async (c) => {
+export const healthApp = subApp();
+healthApp.get('/healthz', async (c) => {
   const t0 = Date.now();
   try {
     await Promise.race([
@@ -20,4 +21,21 @@ export const healthApp = new Hono<AppEnv>().get('/healthz', async (c) => {
       503,
     );
   }
+});
+
+const Health = z
+  .object({
+    status: z.enum(['ok', 'degraded']),
+    database: z.object({ status: z.enum(['up', 'down']), latency_ms: z.number().optional() }),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+  })
+  .openapi('Health');
+
+healthApp.openAPIRegistry.registerPath({
+  method: 'get', path: '/healthz', operationId: 'getHealth', tags: ['service'], security: [],
+  summary: 'Liveness and the database state (no authentication)',
+  responses: {
+    200: { description: 'Up', content: { 'application/json': { schema: Health } } },
+    503: { description: 'The database is unreachable (`status: "degraded"`)', content: { 'application/json': { schema: Health } } },
+  },
 });

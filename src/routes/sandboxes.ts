@@ -12,6 +12,8 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({ descrip
 const create = createRoute({
   method: 'post',
   path: '/v1/sandboxes',
+  operationId: 'createLease',
+  tags: ['leases'],
   security,
   summary: 'Lease a git-ready sandbox',
   request: {
@@ -22,7 +24,8 @@ const create = createRoute({
     201: json(Lease, 'The lease, with the repo cloned and the agent branch checked out'),
     ...errorResponses,
     403: json(ErrorBody, 'Repository not in ALLOWED_REPOS'),
-    429: json(ErrorBody, 'MAX_LEASES_PER_AGENT reached'),
+    422: json(ErrorBody, 'IDEMPOTENCY_MISMATCH: the Idempotency-Key was used with another body'),
+    429: json(ErrorBody, 'TOO_MANY_LEASES (MAX_LEASES_PER_AGENT reached) or RATE_LIMITED (see Retry-After)'),
     503: json(ErrorBody, 'POOL_EXHAUSTED (see Retry-After)'),
   },
 });
@@ -30,6 +33,8 @@ const create = createRoute({
 const list = createRoute({
   method: 'get',
   path: '/v1/sandboxes',
+  operationId: 'listLeases',
+  tags: ['leases'],
   security,
   summary: "The caller's active leases",
   responses: { 200: json(LeaseList, 'Active leases'), ...errorResponses },
@@ -38,6 +43,8 @@ const list = createRoute({
 const get = createRoute({
   method: 'get',
   path: '/v1/sandboxes/{id}',
+  operationId: 'getLease',
+  tags: ['leases'],
   security,
   summary: 'One lease: active, or its final record once ended (released, expired, terminated or error)',
   request: { params: z.object({ id: LeaseId }) },
@@ -47,6 +54,8 @@ const get = createRoute({
 const renew = createRoute({
   method: 'post',
   path: '/v1/sandboxes/{id}/renew',
+  operationId: 'renewLease',
+  tags: ['leases'],
   security,
   summary: 'Extend a lease',
   request: {
@@ -59,6 +68,8 @@ const renew = createRoute({
 const release = createRoute({
   method: 'delete',
   path: '/v1/sandboxes/{id}',
+  operationId: 'releaseLease',
+  tags: ['leases'],
   security,
   summary: 'Release a lease (the sandbox is scrubbed and returned to the pool)',
   request: { params: z.object({ id: LeaseId }) },
@@ -71,7 +82,7 @@ export const sandboxesApp = subApp()
     const body = c.req.valid('json');
     const idem = c.req.valid('header')['idempotency-key'];
     const lease = await createLease(c.var.svc, c.var.agentId, body, idem);
-    return c.json(lease, 201);
+    return c.json(lease, 201, { Location: `/v1/sandboxes/${lease.id}` });
   })
   .openapi(list, async (c) => c.json({ sandboxes: await listLeases(c.var.svc, c.var.agentId) }, 200))
   .openapi(get, async (c) => c.json(await leaseState(c.var.svc, c.var.agentId, c.req.valid('param').id), 200))

@@ -154,7 +154,7 @@ describe('mcp', () => {
       body: { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '0' } } },
     });
     expect(raw.status).toBe(401);
-    expect(raw.body.error.code).toBe('UNAUTHORIZED');
+    expect(raw.body.error).toMatchObject({ code: -32001, data: { code: 'UNAUTHORIZED' } });
   });
 
   it("answers NOT_FOUND as an isError result for another agent's lease", async () => {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { createBareRepo, repoPath } from '../../local/git-server.ts';
 import type { Stack } from '../../local/stack.ts';
+import { contractHandlers } from './contract-oracle.ts';
 import { PROMTOOL_MISSING, promtool, promtoolRequired } from './promtool.ts';
 
 const pexec = promisify(execFile);
@@ -140,6 +141,7 @@ exit 0
       const r = await promtool(['check', 'metrics'], String(b.text));
       return r ? { ...r, missing: false } : { missing: true, required: promtoolRequired(), message: PROMTOOL_MISSING };
     },
+    ...contractHandlers(),
     // Counts files under the sandboxes' root and the git root that contain `needle`.
     'POST /scan': async (b) => {
       const roots = [stack.e2bHost?.root, stack.git_root].filter(Boolean) as string[];
