@@ -55,10 +55,12 @@ export const USAGE = `npm run bench -- [flags]
                            inside workerd, sandbox side stubbed (JSON key "capacity")
   --capacity-only          the capacity measurement alone (no floors, calibration or scenarios)
   --capacity-agents N[,N…] concurrent agents per coordinator level (default 100,500,1000,2000,5000)
+  --capacity-members M[,M…]  pool sizes to run the smallest agent level against (default 100,1000,5000)
   --capacity-shards K[,K…] coordinators the largest level is spread over, agent i on shard i mod K (default 1,2,4,8)
   --capacity-lock-agents N[,N…]  concurrent users of one RepoLock (default 1,10,100,1000; 1 = uncontended)
   --capacity-duration-s S  measuring window per level (default 5, after a 1 s warm-up)
-  --capacity-log-level L   LOG_LEVEL of the capacity Worker (default info, as deployed)
+  --capacity-log-level L   LOG_LEVEL of the capacity Worker (default warn: at info wrangler dev's console formats
+                           three objects per cycle in the isolate, a dev-runtime cost that would dominate)
   --capacity-persist tmpfs|disk  where the capacity Worker keeps Durable Object state (default tmpfs: /dev/shm,
                            so the local disk's fsync latency is not on every commit)
   --capacity-profile       CPU-profile the Worker's isolate over each capacity run (<out>/capacity-*.cpuprofile,
@@ -81,7 +83,7 @@ const num = (s: string | undefined, def: number, flag: string, min = 0): number 
 };
 
 const logLevel = (s: string | undefined): string => {
-  if (s === undefined) return 'info';
+  if (s === undefined) return 'warn';
   if (!['debug', 'info', 'warn', 'error'].includes(s)) throw new Error(`--capacity-log-level: expected debug, info, warn or error, got ${JSON.stringify(s)}`);
   return s;
 };
@@ -118,6 +120,7 @@ export function parseCli(argv: string[]): BenchOptions | null {
       'capacity-only': { type: 'boolean' },
       'capacity-agents': { type: 'string' },
       'capacity-shards': { type: 'string' },
+      'capacity-members': { type: 'string' },
       'capacity-lock-agents': { type: 'string' },
       'capacity-duration-s': { type: 'string' },
       'capacity-log-level': { type: 'string' },
@@ -158,6 +161,7 @@ export function parseCli(argv: string[]): BenchOptions | null {
     capacity: values.capacity || values['capacity-only']
       ? {
         agents: values['capacity-agents'] ? ints(values['capacity-agents'], '--capacity-agents') : [100, 500, 1000, 2000, 5000],
+        members: values['capacity-members'] ? ints(values['capacity-members'], '--capacity-members') : [100, 1000, 5000],
         shards: values['capacity-shards'] ? ints(values['capacity-shards'], '--capacity-shards') : [1, 2, 4, 8],
         lockAgents: values['capacity-lock-agents'] ? ints(values['capacity-lock-agents'], '--capacity-lock-agents') : [1, 10, 100, 1000],
         warmupMs: 1000,

@@ -152,7 +152,7 @@ export function checkTargets(r: BenchResult): TargetCheck[] {
   })));
   if (r.capacity) {
     const c = r.capacity;
-    add('one PoolCoordinator >= 1,000 grants/s (capacity)', [{ ok: (c.coordinator_grants_per_s ?? 0) >= 1000, detail: `best ${c.coordinator_grants_per_s ?? '-'} grants/s; ${c.curve.map((x) => `${x.agents} agents ${x.grants_per_s}/s p99 ${x.p99_ms ?? '-'} ms`).join(', ')}` }]);
+    add('one PoolCoordinator >= 1,000 grants/s (capacity)', [{ ok: (c.coordinator_grants_per_s ?? 0) >= 1000, detail: `best ${c.coordinator_grants_per_s ?? '-'} grants/s; ${c.curve.map((x) => `${x.agents} agents ${x.answered ? `${x.grants_per_s}/s p99 ${x.p99_ms ?? '-'} ms` : 'no answer'}`).join(', ')}` }]);
   }
   return out;
 }

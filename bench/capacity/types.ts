@@ -5,6 +5,8 @@ export interface DriveOptions {
   agents: number;
   warmupMs: number;
   durationMs: number;
+  /** How long cycles in flight at the deadline may take to finish before the run reports. */
+  settleMs: number;
 }
 
 /** p50/p90/p99/max in milliseconds (null when there were no samples). */
@@ -18,6 +20,8 @@ export interface Pcts {
 /** What one driver run measured. */
 export interface DriveResult {
   agents: number;
+  /** Agents whose last cycle had not finished when the run reported (an overloaded object). */
+  unfinished: number;
   /** Measuring window in seconds (the warm-up excluded). */
   window_s: number;
   /** Completed operations (grants, lock cycles, no-op calls) inside the window. */

@@ -36,6 +36,14 @@ export class BenchPoolCoordinator extends PoolCoordinator {
     return this.stats();
   }
 
+  /** Runs `n` one-row statements against this object's SQLite (the per-statement cost floor); returns n. */
+  async sqlLoop(n: number): Promise<number> {
+    const sql = this.ctx.storage.sql;
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += Number(sql.exec(`SELECT count(*) AS n FROM kv WHERE key=?`, 'settings').one().n);
+    return sum >= 0 ? n : 0;
+  }
+
   /** Answers at once: the cost of one RPC round trip to this object. */
   async noop(): Promise<number> {
     return 1;

@@ -30,7 +30,12 @@ function names(body: Record<string, unknown>): string[] {
 }
 
 function drive(body: Record<string, unknown>): DriveOptions {
-  return { agents: Math.max(1, int(body, 'agents')), warmupMs: int(body, 'warmupMs', 1000), durationMs: Math.max(100, int(body, 'durationMs', 5000)) };
+  return {
+    agents: Math.max(1, int(body, 'agents')),
+    warmupMs: int(body, 'warmupMs', 1000),
+    durationMs: Math.max(100, int(body, 'durationMs', 5000)),
+    settleMs: int(body, 'settleMs', 30_000),
+  };
 }
 
 async function handle(path: string, body: Record<string, unknown>, env: Env): Promise<unknown> {
@@ -41,9 +46,8 @@ async function handle(path: string, body: Record<string, unknown>, env: Env): Pr
       return drivePool(names(body).map((n) => pool(env, n)), drive(body));
     case '/pool/stats':
       return Promise.all(names(body).map((n) => pool(env, n).stats()));
-    case '/pool/drain':
-      // Waits for the scrubs still running after a run, so the next run starts from a quiet object.
-      return Promise.all(names(body).map((n) => pool(env, n).drain()));
+    case '/pool/sql':
+      return pool(env, names(body)[0]).sqlLoop(int(body, 'statements'));
     case '/rpc/run':
       return driveNoop(pool(env, names(body)[0]), drive(body));
     case '/lock/run':
