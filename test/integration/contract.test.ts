@@ -76,7 +76,8 @@ describe('the OpenAPI document', () => {
 
 describe('/docs', () => {
   it('is the Redoc page built from the document, self-contained and with summaries escaped', async () => {
-    const r = await call('GET', '/docs');
+    // Static assets are served in front of the Worker, so the page is asked for over HTTP.
+    const r = await fetch(`${env.PUBLIC_URL}/docs`);
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toMatch(/^text\/html/);
     expect(r.headers.get('content-security-policy')).toMatch(/default-src 'none'/);

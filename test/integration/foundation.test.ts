@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { createDb } from '../../src/db/client.ts';
-import { call, callJson, env, oracle } from './helpers.ts';
+import { callJson, env, oracle } from './helpers.ts';
 
 describe('foundation', () => {
   it('applies the migrations: every table and the lookup indexes exist', async () => {
@@ -61,7 +61,7 @@ describe('foundation', () => {
     // The documented bodies are the wire contract's: a diff's files carry `binary`, a lease its freshness.
     expect(Object.keys(r.body.components.schemas.Diff.properties.files.items.properties)).toEqual(['path', 'additions', 'deletions', 'binary']);
     expect(r.body.components.schemas.Lease.required).toEqual(expect.arrayContaining(['base_commit', 'fetched_at']));
-    const docs = await call('GET', '/docs');
+    const docs = await fetch(`${env.PUBLIC_URL}/docs`);
     expect(await docs.text()).toContain('/v1/sandboxes/{id}/push');
   });
 });
