@@ -105,11 +105,13 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServerH
       GIT_PROJECT_ROOT: root,
       GIT_HTTP_EXPORT_ALL: '1',
       GIT_CONFIG_NOSYSTEM: '1',
-      // Pushes on, background gc off (no stray processes after stop), any repo owner accepted.
-      GIT_CONFIG_COUNT: '3',
+      // Pushes on, background gc off (no stray processes after stop), any repo owner accepted,
+      // partial clones served (as GitHub does: --filter=blob:none, blobs fetched on demand).
+      GIT_CONFIG_COUNT: '4',
       GIT_CONFIG_KEY_0: 'http.receivepack', GIT_CONFIG_VALUE_0: 'true',
       GIT_CONFIG_KEY_1: 'receive.autogc', GIT_CONFIG_VALUE_1: 'false',
       GIT_CONFIG_KEY_2: 'safe.directory', GIT_CONFIG_VALUE_2: '*',
+      GIT_CONFIG_KEY_3: 'uploadpack.allowFilter', GIT_CONFIG_VALUE_3: 'true',
       REMOTE_USER: user,
       REMOTE_ADDR: req.socket.remoteAddress ?? '127.0.0.1',
       PATH_INFO: `/${route[1]}${route[2]}`,

@@ -32,6 +32,7 @@ export const Lease = z
     mode: z.enum(['pooled', 'direct']),
     base_commit: z.string().nullable().describe('the commit of origin/<branch> the lease started from'),
     fetched_at: z.string().nullable().describe('when the service last saw base_commit as the tip'),
+    error: z.object({ code: z.string(), message: z.string() }).nullable().optional().describe('why the lease failed (a clone that failed in the background: CLONE_FAILED, BRANCH_NOT_FOUND, …)'),
   })
   .openapi('Lease');
 export type Lease = z.infer<typeof Lease>;
@@ -39,6 +40,16 @@ export type Lease = z.infer<typeof Lease>;
 /** The caller's leases. */
 export const LeaseList = z.object({ sandboxes: z.array(Lease) });
 export type LeaseList = z.infer<typeof LeaseList>;
+
+/** How a new clone is made: shallow (`git clone --depth N`) and/or partial (`--filter=blob:none`). */
+export const CloneOptions = z
+  .object({
+    depth: z.number().int().min(1).max(1_000_000).optional().describe('shallow clone of the last N commits of the base branch (git clone --depth N --single-branch)'),
+    filter: z.enum(['blob:none']).optional().describe('partial clone: file contents are fetched when first needed (git clone --filter=blob:none)'),
+  })
+  .strict()
+  .openapi('CloneOptions');
+export type CloneOptions = z.infer<typeof CloneOptions>;
 
 /** Body of POST /v1/sandboxes (also the git_clone tool's input). */
 export const CreateBody = z
@@ -48,6 +59,8 @@ export const CreateBody = z
     task_id: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 . _ -').describe('the agent task this lease serves'),
     agent_branch: z.string().min(1).max(200).refine((s) => hasNoControl(s), NO_CONTROL).optional().describe('branch to create; default agent/<agent_id>/<task_id>'),
     ttl_s: z.number().int().min(10).max(86_400).optional().describe('lease lifetime in seconds; default SANDBOX_TTL_S'),
+    clone: CloneOptions.optional().describe('how much of the repository a new clone fetches (a pooled clone that already holds more is used as it is)'),
+    wait: z.boolean().default(true).describe('true (default): answer 201 once the clone is ready, or 202 with status initializing if it takes over ~20 s; false: answer 202 at once. Poll GET /v1/sandboxes/{id} until ready (or error)'),
   })
   .strict()
   .openapi('CreateLease');

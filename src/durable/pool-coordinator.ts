@@ -6,7 +6,7 @@ import { randomId } from '../lib/crypto.ts';
 import { componentLogger } from '../lib/do-logger.ts';
 import type { Logger } from '../lib/log.ts';
 import { DEMAND_BUCKET_MS, DEMAND_WINDOW_MS, demandTarget, idleTimeoutMs, pickIdle, prewarmPick, refillCount, retireAt } from '../pool/decide.ts';
-import { ACTIVE_STATUSES, type AcquireRequest, type AcquireResult, type DrainReport, type GitPrincipal, type LeaseLookup, type LeaseRecord, type PoolSettings, type PoolStats } from '../pool/types.ts';
+import { ACTIVE_STATUSES, PREPARE_DEADLINE_MS, type AcquireRequest, type AcquireResult, type DrainReport, type GitPrincipal, type LeaseLookup, type LeaseRecord, type PoolSettings, type PoolStats } from '../pool/types.ts';
 import { LANDER_AGENT } from '../gateway/ref-rules.ts';
 import { gatewayAuthorization, gatewayRepoUrl, principalUser } from '../gateway/credentials.ts';
 import { createSandbox, isAlive, killSandbox, listSandboxIds, providerOptions, type ProviderOptions } from '../sandbox/provider.ts';
@@ -225,10 +225,11 @@ export class PoolCoordinator extends DurableObject<Env> {
     return this.#db.lease(leaseId);
   }
 
-  /** Marks a lease failed and terminates its sandbox (it is in an unknown state). */
-  async markFailed(leaseId: string, reason: string, error?: string): Promise<void> {
+  /** Marks a lease failed and terminates its sandbox (it is in an unknown state); `failure` is what its owner reads. */
+  async markFailed(leaseId: string, reason: string, error?: string, failure?: { code: string; message: string }): Promise<void> {
     const lease = this.#db.lease(leaseId);
     if (!lease) return;
+    if (failure) this.#sql.exec(`UPDATE leases SET failure=? WHERE id=?`, JSON.stringify(failure), leaseId);
     this.#transition(leaseId, 'error', reason, error ?? reason);
     await this.#terminate(lease.sandbox_id, reason);
     await this.#pump();
@@ -242,6 +243,11 @@ export class PoolCoordinator extends DurableObject<Env> {
     if (lease.expires_at <= Date.now()) {
       await this.#expireLeases([lease]);
       return { ok: false, reason: 'expired', lease: this.#db.lease(leaseId) ?? lease };
+    }
+    if (lease.status === 'initializing' && lease.created_at + PREPARE_DEADLINE_MS <= Date.now()) {
+      // Its clone ran in a Worker's background time, which the platform ended before it finished.
+      await this.markFailed(leaseId, 'clone_failed', 'prepare did not finish', { code: 'CLONE_FAILED', message: `the clone did not finish within ${PREPARE_DEADLINE_MS / 1000} s` });
+      return { ok: false, reason: 'error', lease: this.#db.lease(leaseId) ?? lease };
     }
     if (touch && lease.status === 'ready') {
       // The first operation moves the lease to in_use (one projected transition per lease, not per call).
@@ -276,15 +282,19 @@ export class PoolCoordinator extends DurableObject<Env> {
     return { ok: true, lease: { ...found.lease, expires_at: expires } };
   }
 
-  /** Ends a lease: the sandbox is scrubbed and returned to the pool, or terminated. `op` names why (history). */
-  async release(leaseId: string, agentId: string, op = 'release', error?: string): Promise<LeaseLookup> {
+  /**
+   * Ends a lease: the sandbox is scrubbed and returned to the pool, or terminated. `op` names why
+   * (history); with `failure` (what its owner reads) the lease ends in error.
+   */
+  async release(leaseId: string, agentId: string, op = 'release', error?: string, failure?: { code: string; message: string }): Promise<LeaseLookup> {
     const lease = this.#db.lease(leaseId);
     if (!lease || lease.agent_id !== agentId) return { ok: false, reason: 'not_found' };
     if (lease.status === 'terminated' || lease.status === 'expired' || lease.status === 'error') return { ok: false, reason: lease.status, lease };
-    this.#transition(leaseId, 'terminated', op, error);
+    if (failure) this.#sql.exec(`UPDATE leases SET failure=? WHERE id=?`, JSON.stringify(failure), leaseId);
+    this.#transition(leaseId, failure ? 'error' : 'terminated', op, error);
     this.#log.info('lease_released', { lease: leaseId, agent: agentId, op });
     await this.#returnMember(lease, 'released');
-    return { ok: true, lease: { ...lease, status: 'terminated' } };
+    return { ok: true, lease: { ...lease, status: failure ? 'error' : 'terminated' } };
   }
 
   /** Reports that a lease's sandbox is unusable: the lease is marked error and the sandbox replaced. */

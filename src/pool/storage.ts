@@ -43,6 +43,8 @@ export const MIGRATIONS_SQL = [
   // The last tip of each repo + branch the service saw upstream (checked, or moved by its own landing).
   `CREATE TABLE IF NOT EXISTS arrivals (at INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS repo_tips (repo_key TEXT NOT NULL, branch TEXT NOT NULL, repo_url TEXT NOT NULL, sha TEXT, checked_at INTEGER NOT NULL, PRIMARY KEY (repo_key, branch))`,
+  // Why a lease failed, as its owner may read it (JSON {code, message}; public text only).
+  `ALTER TABLE leases ADD COLUMN failure TEXT`,
 ];
 
 /** Pool settings from the parsed config. */

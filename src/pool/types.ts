@@ -22,6 +22,12 @@ export interface PoolSettings {
 
 export type LeaseStatus = 'initializing' | 'ready' | 'in_use' | 'terminated' | 'expired' | 'error';
 
+/**
+ * How long a lease may stay initializing: a clone's command is bounded at 120 s and connecting at
+ * 60 s, so one still initializing past this was cut off (its Worker's background time ended).
+ */
+export const PREPARE_DEADLINE_MS = 240_000;
+
 /** Statuses of a lease that still holds its sandbox. */
 export const ACTIVE_STATUSES: readonly LeaseStatus[] = ['initializing', 'ready', 'in_use'];
 
@@ -46,6 +52,8 @@ export interface LeaseRecord {
   /** The base commit the clone starts from, and when the service last saw it as the tip (null: fetch at prepare). */
   base_commit?: string | null;
   fetched_at?: number | null;
+  /** Why the lease failed, for its owner: JSON `{code, message}` (public text only). */
+  failure?: string | null;
 }
 
 /** What a caller asks for. */

@@ -22,6 +22,7 @@ const create = createRoute({
   },
   responses: {
     201: json(Lease, 'The lease, with the repo cloned and the agent branch checked out'),
+    202: json(Lease, 'The lease, status initializing: the clone goes on in the background (wait false, or over ~20 s); poll GET /v1/sandboxes/{id} until ready, or error with the reason'),
     ...errorResponses,
     403: json(ErrorBody, 'Repository not in ALLOWED_REPOS'),
     422: json(ErrorBody, 'IDEMPOTENCY_MISMATCH: the Idempotency-Key was used with another body'),
@@ -82,7 +83,8 @@ export const sandboxesApp = subApp()
     const body = c.req.valid('json');
     const idem = c.req.valid('header')['idempotency-key'];
     const lease = await createLease(c.var.svc, c.var.agentId, body, idem);
-    return c.json(lease, 201, { Location: `/v1/sandboxes/${lease.id}` });
+    const location = { Location: `/v1/sandboxes/${lease.id}` };
+    return lease.status === 'initializing' ? c.json(lease, 202, location) : c.json(lease, 201, location);
   })
   .openapi(list, async (c) => c.json({ sandboxes: await listLeases(c.var.svc, c.var.agentId) }, 200))
   .openapi(get, async (c) => c.json(await leaseState(c.var.svc, c.var.agentId, c.req.valid('param').id), 200))

@@ -8,7 +8,7 @@ import { AppError, isAppError } from '../errors.ts';
 import { parseRepoUrl } from '../git/validate.ts';
 import type { LeaseRecord } from '../pool/types.ts';
 import { poolStub, type ServiceContext } from './context.ts';
-import { leaseView, lookupError } from './leases.ts';
+import { failureOf, leaseView, lookupError } from './leases.ts';
 
 /** Statuses a git_sandboxes row shows once its lease has ended. */
 export const ENDED_STATUSES = ['released', 'expired', 'terminated', 'error'] as const;
@@ -56,6 +56,7 @@ function recordView(row: SandboxRow, lease?: LeaseRecord): LeaseState {
     fetched_at: lease?.fetched_at ? new Date(lease.fetched_at).toISOString() : null,
     ended_at: iso(row.terminatedAt),
     last_operation: row.lastOperation,
+    ...failureOf(lease),
   };
 }
 

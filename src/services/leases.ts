@@ -1,4 +1,5 @@
 // Lease service: create (acquire + clone/branch), read, list, renew, release. Used by REST and MCP.
+import type { CloneOptions } from '../contract.ts';
 import { AppError } from '../errors.ts';
 import { markers } from '../git/status.ts';
 import { EXIT, prepareScript } from '../git/scripts.ts';
@@ -28,6 +29,8 @@ export interface LeaseView {
   /** The commit of origin/<branch> the lease started from, and when the service last saw it as the tip. */
   base_commit: string | null;
   fetched_at: string | null;
+  /** Why the lease failed, when it did (a clone that failed in the background). */
+  error?: { code: string; message: string } | null;
 }
 
 /** Input of createLease (already shape-validated by zod). */
@@ -37,7 +40,14 @@ export interface CreateLeaseInput {
   task_id: string;
   agent_branch?: string;
   ttl_s?: number;
+  /** How a new clone is made (shallow, partial); a pooled clone that holds more is used as it is. */
+  clone?: CloneOptions;
+  /** false: answer at once with the lease initializing; true (default): wait up to SYNC_CLONE_MS. */
+  wait?: boolean;
 }
+
+/** How long a lease request waits for its clone before it answers with the lease still initializing. */
+export const SYNC_CLONE_MS = 20_000;
 
 /** Converts a stored lease to its public view. */
 export function leaseView(l: LeaseRecord): LeaseView {
@@ -56,7 +66,28 @@ export function leaseView(l: LeaseRecord): LeaseView {
     mode: l.mode,
     base_commit: l.base_commit ?? null,
     fetched_at: l.fetched_at ? new Date(l.fetched_at).toISOString() : null,
+    ...failureOf(l),
   };
+}
+
+/** A lease's stored failure (JSON written by the coordinator) as the view's `error`, when it has one. */
+export function failureOf(l: Pick<LeaseRecord, 'failure'> | undefined): { error?: { code: string; message: string } } {
+  return l?.failure ? { error: parseFailure(l.failure) } : {};
+}
+
+function parseFailure(text: string): { code: string; message: string } {
+  try {
+    const v = JSON.parse(text) as { code?: unknown; message?: unknown };
+    if (typeof v.code === 'string' && typeof v.message === 'string') return { code: v.code, message: v.message };
+  } catch {
+    // Not JSON: shown as an internal failure below.
+  }
+  return { code: 'INTERNAL', message: 'the lease failed' };
+}
+
+/** What a lease's owner is told about a failure: its code and public message, never internal detail. */
+function publicFailure(e: unknown): { code: string; message: string } {
+  return e instanceof AppError ? { code: e.code, message: e.message } : { code: 'INTERNAL', message: 'internal error' };
 }
 
 function acquireError(r: Extract<AcquireResult, { ok: false }>): AppError {
@@ -90,30 +121,70 @@ export async function createLease(ctx: ServiceContext, agentId: string, input: C
   for (let attempt = 0; ; attempt++) {
     const got = await pool.acquire(req);
     if (!got.ok) throw acquireError(got);
-    if (got.existing) return leaseView(got.lease);
+    if (got.existing) return leaseView(input.wait === false ? got.lease : await settled(ctx, got.lease));
     const lease = got.lease;
-    try {
-      const prepared = await prepare(ctx, lease);
-      const ready = await pool.markReady(lease.id, prepared.workdir, prepared.home, prepared.base);
-      ctx.log.info('lease_created', { lease: lease.id, agent: agentId, repo: repo.key, source: lease.source, mode });
-      return leaseView(ready ?? lease);
-    } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
-      if (e instanceof AppError && e.code === 'BRANCH_NOT_FOUND') {
-        // Bad input, not a bad sandbox: the member goes back to the pool (scrubbed) instead of being destroyed.
-        await pool.release(lease.id, agentId, 'clone_failed', msg);
-        throw e;
-      }
-      // The lease must not stay half-made in the pool, whatever failed (database or sandbox).
-      await pool.markFailed(lease.id, 'clone_failed', (e as AppError).internal ?? msg);
-      if (e instanceof AppError && e.code === 'SANDBOX_UNAVAILABLE' && attempt < 3) continue;
-      throw e;
+    const work = prepareLease(ctx, lease, input.clone);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const slow = input.wait === false ? Promise.resolve(null) : new Promise<null>((r) => (timer = setTimeout(() => r(null), SYNC_CLONE_MS)));
+    const first = await Promise.race([work.then((view) => ({ view }), (error: unknown) => ({ error })), slow]);
+    clearTimeout(timer);
+    if (!first) {
+      // The clone goes on after the answer, bounded by the platform's time after a response
+      // (waitUntil); the lease stays initializing until it is ready or failed with the reason.
+      ctx.waitUntil(work.catch((e: unknown) => ctx.log.warn('lease_prepare_failed', { lease: lease.id, error: e instanceof Error ? e.message : String(e) })));
+      ctx.log.info('lease_initializing', { lease: lease.id, agent: agentId, repo: repo.key, waited: input.wait !== false });
+      return leaseView(lease);
     }
+    if ('view' in first) return first.view;
+    const e = first.error;
+    if (e instanceof AppError && e.code === 'SANDBOX_UNAVAILABLE' && attempt < 3) continue;
+    throw e;
   }
 }
 
-/** Clones (or fetches) the repo through the gateway and checks out the lease's branch. */
-export async function prepare(ctx: ServiceContext, lease: LeaseRecord): Promise<{ workdir: string; home: string; base?: { commit: string; fetched: boolean } }> {
+/**
+ * A replayed lease (same Idempotency-Key) as its first request will answer: while another request
+ * still prepares it, its state is polled up to SYNC_CLONE_MS.
+ */
+async function settled(ctx: ServiceContext, lease: LeaseRecord): Promise<LeaseRecord> {
+  const pool = poolStub(ctx.env);
+  const until = Date.now() + SYNC_CLONE_MS;
+  let l = lease;
+  while (l.status === 'initializing' && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 250));
+    const r = await pool.lookup(l.id, l.agent_id);
+    if (!r.ok) return r.lease ?? l;
+    l = r.lease;
+  }
+  return l;
+}
+
+/** Clones into a granted lease and marks it ready; on failure the lease ends with the reason, and the error is rethrown. */
+async function prepareLease(ctx: ServiceContext, lease: LeaseRecord, clone?: CloneOptions): Promise<LeaseView> {
+  const pool = poolStub(ctx.env);
+  try {
+    const prepared = await prepare(ctx, lease, clone);
+    const ready = await pool.markReady(lease.id, prepared.workdir, prepared.home, prepared.base);
+    ctx.log.info('lease_created', { lease: lease.id, agent: lease.agent_id, repo: lease.repo_key, source: lease.source, mode: lease.mode });
+    return leaseView(ready ?? lease);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (e instanceof AppError && e.code === 'BRANCH_NOT_FOUND') {
+      // Bad input, not a bad sandbox: the member goes back to the pool (scrubbed) instead of being destroyed.
+      await pool.release(lease.id, lease.agent_id, 'clone_failed', msg, publicFailure(e));
+      throw e;
+    }
+    // The lease must not stay half-made in the pool, whatever failed (database or sandbox).
+    await pool.markFailed(lease.id, 'clone_failed', (e as AppError).internal ?? msg, publicFailure(e));
+    throw e;
+  }
+}
+
+/**
+ * Clones (or fetches) the repo through the gateway and checks out the lease's branch; `clone` makes
+ * a new clone shallow or partial (without it, a shallow clone left in the sandbox is deepened).
+ */
+export async function prepare(ctx: ServiceContext, lease: LeaseRecord, clone: CloneOptions = {}): Promise<{ workdir: string; home: string; base?: { commit: string; fetched: boolean } }> {
   const p = providerOptions(ctx.cfg);
   const sbx = await connectSandbox(p, lease.sandbox_id, connectTimeoutMs(lease));
   const authorization = await gatewayAuthorization(ctx.cfg.ERROR_ENCRYPTION_KEY, lease.id);
@@ -127,6 +198,8 @@ export async function prepare(ctx: ServiceContext, lease: LeaseRecord): Promise<
       GS_AUTH: authorization,
       // Set only when the pool verified this clone fresh: the prepare then runs no network command.
       GS_EXPECT: lease.base_commit ?? '',
+      GS_DEPTH: clone.depth ? String(clone.depth) : '',
+      GS_FILTER: clone.filter ?? '',
       ...serviceGitEnv({ authorization }),
     },
   });

@@ -36,11 +36,13 @@ classify_push() {
   fail push
 }
 
-# clone_repo: replaces ./repo with a fresh single-branch clone of GS_URL at GS_BRANCH and enters it.
+# clone_repo [clone options…]: replaces ./repo with a fresh single-branch clone of GS_URL at
+# GS_BRANCH (shaped by the options: --depth, --filter) and enters it.
+# shellcheck disable=SC2120  # preclone.sh clones with no options
 clone_repo() {
   local out
   rm -rf repo
-  if ! out="$(git clone --quiet --no-tags --single-branch --branch "$GS_BRANCH" "$GS_URL" repo 2>&1)"; then
+  if ! out="$(git clone --quiet --no-tags --single-branch --branch "$GS_BRANCH" "$@" "$GS_URL" repo 2>&1)"; then
     echo "$out" >&2
     case "$out" in *"not found in upstream"*) fail branch "$EXIT_NO_BRANCH" ;; esac
     fail clone "$EXIT_CLONE"

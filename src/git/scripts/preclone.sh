@@ -11,6 +11,7 @@
 # exit CLONE           the clone failed
 # exit FAILED          another step failed
 cd "$HOME" || fail home
+# shellcheck disable=SC2119  # a whole clone: no options
 clone_repo
 git checkout --quiet --detach && git branch -D "$GS_BRANCH" >/dev/null 2>&1
 git config git-sandbox.base "$GS_BRANCH"

@@ -1,7 +1,10 @@
 # shellcheck shell=bash
 # prepare.sh: makes $HOME/repo a clean checkout of GS_AGENT_BRANCH from origin/GS_BRANCH for a new
 # lease: fetches when the clone is already of GS_URL, else clones. The lease's gateway credential
-# goes into the clone's config so the agent's own plain git reaches origin.
+# goes into the clone's config so the agent's own plain git reaches origin. GS_DEPTH and GS_FILTER
+# shape a new clone; a clone already there with more history or all blobs is kept as it is, while
+# one with less than the lease asks for (shallow without GS_DEPTH, partial without GS_FILTER) is
+# deepened or cloned again, so a lease that asks for nothing always has the whole history.
 #
 # env  GS_URL          the gateway URL of the repo
 # env  GS_BRANCH       the base branch
@@ -9,6 +12,8 @@
 # env  GS_AGENT        the agent id (commit author name)
 # env  GS_AUTH         the lease's gateway credential (an Authorization header value)
 # env  GS_EXPECT       optional: the commit a clone the pool verified fresh has as origin/GS_BRANCH (no fetch then)
+# env  GS_DEPTH        optional: a new clone is shallow, the last GS_DEPTH commits (digits only)
+# env  GS_FILTER       optional: a new clone is partial with this filter (only blob:none)
 # out  __GS_HOME       $HOME
 # out  __GS_FETCHED    0 when the fresh clone was used without a fetch
 # out  __GS_BASE       the commit of origin/GS_BRANCH the branch starts at
@@ -20,19 +25,30 @@
 # exit FAILED          another step failed
 echo "__GS_HOME=$HOME"
 cd "$HOME" || fail home
+shape=()
+case "${GS_DEPTH:-}" in "") ;; *[!0-9]*|0*) fail depth ;; *) shape+=(--depth "$GS_DEPTH") ;; esac
+case "${GS_FILTER:-}" in "") ;; blob:none) shape+=("--filter=$GS_FILTER") ;; *) fail filter ;; esac
+reuse=0
 if [ -d repo/.git ] && [ "$(git -C repo config --get remote.origin.url)" = "$GS_URL" ]; then
+  reuse=1
+  # A partial clone fetches missing blobs on demand; a lease that asked for all of them gets a new clone.
+  [ -z "${GS_FILTER:-}" ] && [ -n "$(git -C repo config --get remote.origin.promisor)" ] && reuse=0
+fi
+if [ "$reuse" = 1 ]; then
   cd repo || fail home
   git rebase --abort >/dev/null 2>&1; git merge --abort >/dev/null 2>&1
+  deepen=()
+  [ -z "${GS_DEPTH:-}" ] && [ "$(git rev-parse --is-shallow-repository)" = true ] && deepen=(--unshallow)
   # A clone the pool verified fresh (its origin/<base> is GS_EXPECT, seen as the tip lately) skips the fetch.
-  if [ -n "${GS_EXPECT:-}" ] && [ "$(git rev-parse -q --verify "refs/remotes/origin/$GS_BRANCH")" = "$GS_EXPECT" ]; then
+  if [ -n "${GS_EXPECT:-}" ] && [ ${#deepen[@]} = 0 ] && [ "$(git rev-parse -q --verify "refs/remotes/origin/$GS_BRANCH")" = "$GS_EXPECT" ]; then
     echo "__GS_FETCHED=0"
-  elif ! out="$(git fetch --quiet --prune --no-tags origin "+refs/heads/$GS_BRANCH:refs/remotes/origin/$GS_BRANCH" 2>&1)"; then
+  elif ! out="$(git fetch --quiet --prune --no-tags "${deepen[@]}" origin "+refs/heads/$GS_BRANCH:refs/remotes/origin/$GS_BRANCH" 2>&1)"; then
     echo "$out" >&2
     case "$out" in *"couldn't find remote ref"*) fail branch "$EXIT_NO_BRANCH" ;; esac
     fail fetch "$EXIT_CLONE"
   fi
 else
-  clone_repo
+  clone_repo "${shape[@]}"
 fi
 git checkout --quiet -f -B "$GS_AGENT_BRANCH" "origin/$GS_BRANCH" || fail checkout
 git reset --quiet --hard && git clean -ffdxq

@@ -85,7 +85,8 @@ write_config() {
   while IFS= read -r kv; do g config --file "$1" "${kv%%=*}" "${kv#*=}" || return 1; done < <(expected_config)
 }
 # Rebuilds $home/repo/.git as a fresh clone of refs/remotes/origin/<base>: a new empty git dir (no
-# template, so no hooks, info or description) with the fixed config, into which the old repo's
+# template, so no hooks, info or description) with the fixed config (a shallow clone keeps its
+# shallow list, so it stays shallow at the same boundary), into which the old repo's
 # origin/<base> is fetched (index-pack re-hashes every object, so no tampered object survives, and
 # nothing unreachable comes along); the old .git and the whole working tree are then replaced.
 # Returns non-zero when the old clone cannot be trusted enough to rebuild (the caller removes it).
@@ -97,6 +98,9 @@ rebuild() {
   case "$url" in http://?*|https://?*) ;; *) return 1 ;; esac
   # The clone must still point at the repo's gateway URL (the tenant may have rewritten its config).
   [ "$url" = "${GS_URL:-}" ] || return 1
+  # A partial clone lacks blobs the rebuild would copy (and a tenant may have hidden that it is
+  # one, which the fetch below then fails on): it is removed, and the next lease clones.
+  [ -z "$(g config --file "$old/config" --get-regexp '^(remote\..*\.promisor|extensions\.partialclone)$')" ] || return 1
   case "$url$base" in *[[:space:][:cntrl:]]*) return 1 ;; esac
   case "$base" in -*|HEAD|refs/*|*@*) return 1 ;; esac
   g check-ref-format "refs/heads/$base" || return 1
