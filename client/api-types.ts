@@ -276,6 +276,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sandboxes/{id}/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The lease's background jobs, newest first (at most 100) */
+        get: operations["listJobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sandboxes/{id}/jobs/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A background job: running, or exited with its exit code */
+        get: operations["getJob"];
+        put?: never;
+        post?: never;
+        /** Kill a background job and every process it started; answers its state once it has ended */
+        delete: operations["killJob"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sandboxes/{id}/jobs/{job_id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A background job's stdout and stderr from byte offsets (since), at most max_bytes of each; next_since reads on */
+        get: operations["getJobLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sandboxes/{id}/list-files": {
         parameters: {
             query?: never;
@@ -457,6 +509,16 @@ export interface components {
             id: string;
             revoked_at: string | null;
         };
+        /** @description how much of the repository a new clone fetches (a pooled clone that already holds more is used as it is) */
+        CloneOptions: {
+            /** @description shallow clone of the last N commits of the base branch (git clone --depth N --single-branch) */
+            depth?: number;
+            /**
+             * @description partial clone: file contents are fetched when first needed (git clone --filter=blob:none)
+             * @enum {string}
+             */
+            filter?: "blob:none";
+        };
         CommitDetail: {
             author: {
                 date: string;
@@ -492,12 +554,18 @@ export interface components {
              * @default main
              */
             branch?: string;
+            clone?: components["schemas"]["CloneOptions"];
             /** @description http(s) URL of the repository; must match ALLOWED_REPOS */
             repo_url: string;
             /** @description the agent task this lease serves */
             task_id: string;
             /** @description lease lifetime in seconds; default SANDBOX_TTL_S */
             ttl_s?: number;
+            /**
+             * @description true (default): answer 201 once the clone is ready, or 202 with status initializing if it takes over ~20 s; false: answer 202 at once. Poll GET /v1/sandboxes/{id} until ready (or error)
+             * @default true
+             */
+            wait?: boolean;
         };
         Diff: {
             diff: string;
@@ -526,9 +594,11 @@ export interface components {
             };
         };
         ExecRequest: {
+            /** @description start it as a background job and answer 202 {job_id} at once; read it with GET …/jobs/{job_id} and …/logs */
+            background?: boolean;
             /** @description bash command, run in the repository */
             command: string;
-            /** @description kill after this long (capped by EXEC_TIMEOUT_MS) */
+            /** @description kill after this long (capped by EXEC_TIMEOUT_MS); for a background job, no cap and no default: it runs until it exits, is killed or the lease ends */
             timeout_ms?: number;
         };
         ExecResult: {
@@ -585,6 +655,44 @@ export interface components {
             /** @enum {string} */
             status: "ok" | "degraded";
         };
+        JobList: {
+            jobs: components["schemas"]["JobState"][];
+        };
+        JobLogs: {
+            job: components["schemas"]["JobState"];
+            /** @description more output is already there past next_since */
+            more: boolean;
+            /** @description pass as since to read on */
+            next_since: string;
+            stderr: components["schemas"]["LogChunk"];
+            stdout: components["schemas"]["LogChunk"];
+        };
+        JobStarted: {
+            job_id: string;
+            started_at: string;
+            /** @enum {string} */
+            status: "running";
+        };
+        JobState: {
+            command: string;
+            ended_at: string | null;
+            /** @description null while running, or when the job's runner died without recording it */
+            exit_code: number | null;
+            job_id: string;
+            /** @description ended by DELETE …/jobs/{job_id} (or job_kill) */
+            killed: boolean;
+            started_at: string;
+            /** @enum {string} */
+            status: "running" | "exited";
+            /** @description stderr kept so far (at most MAX_OUTPUT_BYTES) */
+            stderr_bytes: number;
+            /** @description stdout kept so far (at most MAX_OUTPUT_BYTES) */
+            stdout_bytes: number;
+            /** @description ended by its timeout_ms */
+            timed_out: boolean;
+            /** @description a stream passed MAX_OUTPUT_BYTES: what it printed past that was dropped */
+            truncated: boolean;
+        };
         KeyPage: {
             keys: components["schemas"]["ApiKeyInfo"][];
             next_cursor: string | null;
@@ -601,6 +709,11 @@ export interface components {
             base_commit: string | null;
             branch: string;
             created_at: string;
+            /** @description why the lease failed (a clone that failed in the background: CLONE_FAILED, BRANCH_NOT_FOUND, …) */
+            error?: {
+                code: string;
+                message: string;
+            } | null;
             expires_at: string;
             /** @description when the service last saw base_commit as the tip */
             fetched_at: string | null;
@@ -632,6 +745,12 @@ export interface components {
                 subject: string;
             }[];
             truncated: boolean;
+        };
+        LogChunk: {
+            base64?: string;
+            next_offset: number;
+            offset: number;
+            text?: string;
         };
         Operation: {
             attempts: number | null;
@@ -1633,6 +1752,15 @@ export interface operations {
                     "application/json": components["schemas"]["Lease"];
                 };
             };
+            /** @description The lease, status initializing: the clone goes on in the background (wait false, or over ~20 s); poll GET /v1/sandboxes/{id} until ready, or error with the reason */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lease"];
+                };
+            };
             /** @description Invalid input */
             400: {
                 headers: {
@@ -2005,13 +2133,23 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Finished (any exit code) */
+            /** @description Finished (any exit code). With `Accept: text/event-stream`, server-sent events as the command prints: `stdout` and `stderr` with data `{text}` (or `{base64}` when not UTF-8), then `exit` with `{exit_code, timed_out, truncated}` (or `error` with the error body) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ExecResult"];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description background: true: the job started; follow it with GET …/jobs/{job_id} and …/logs */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobStarted"];
                 };
             };
             /** @description Invalid input */
@@ -2467,6 +2605,402 @@ export interface operations {
                 };
             };
             /** @description FILE_NOT_FOUND, or NOT_FOUND for an unknown lease (or another agent's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description LEASE_NOT_READY: the lease is still being prepared */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Lease expired or ended */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many failed authentications from this client */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SANDBOX_UNAVAILABLE, GIT_FAILED, CLONE_FAILED, PUSH_REJECTED or PROVIDER_ERROR: the sandbox or an upstream failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE or SERVICE_UNAVAILABLE: retry after Retry-After */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listJobs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Jobs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobList"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or another agent's lease) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description LEASE_NOT_READY: the lease is still being prepared */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Lease expired or ended */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many failed authentications from this client */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SANDBOX_UNAVAILABLE, GIT_FAILED, CLONE_FAILED, PUSH_REJECTED or PROVIDER_ERROR: the sandbox or an upstream failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE or SERVICE_UNAVAILABLE: retry after Retry-After */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobState"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or another agent's lease) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description LEASE_NOT_READY: the lease is still being prepared */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Lease expired or ended */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many failed authentications from this client */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SANDBOX_UNAVAILABLE, GIT_FAILED, CLONE_FAILED, PUSH_REJECTED or PROVIDER_ERROR: the sandbox or an upstream failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE or SERVICE_UNAVAILABLE: retry after Retry-After */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    killJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job, ended */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobState"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or another agent's lease) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description LEASE_NOT_READY: the lease is still being prepared */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Lease expired or ended */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED: too many failed authentications from this client */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SANDBOX_UNAVAILABLE, GIT_FAILED, CLONE_FAILED, PUSH_REJECTED or PROVIDER_ERROR: the sandbox or an upstream failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE or SERVICE_UNAVAILABLE: retry after Retry-After */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getJobLogs: {
+        parameters: {
+            query?: {
+                /** @description most bytes of each stream in one answer (default 65536; at most MAX_OUTPUT_BYTES) */
+                max_bytes?: number;
+                /** @description byte offsets to read from: N for both streams, or N,M for stdout and stderr (next_since of the previous answer); default 0 */
+                since?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job and its output */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobLogs"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or another agent's lease) */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -180,7 +180,8 @@ export type PushResult = z.infer<typeof PushResult>;
 export const ExecBody = z
   .object({
     command: z.string().min(1).max(100_000).refine((s) => !s.includes('\0'), 'must not contain NUL characters').describe('bash command, run in the repository'),
-    timeout_ms: z.number().int().min(100).max(3_600_000).optional().describe('kill after this long (capped by EXEC_TIMEOUT_MS)'),
+    timeout_ms: z.number().int().min(100).max(3_600_000).optional().describe('kill after this long (capped by EXEC_TIMEOUT_MS); for a background job, no cap and no default: it runs until it exits, is killed or the lease ends'),
+    background: z.boolean().optional().describe('start it as a background job and answer 202 {job_id} at once; read it with GET …/jobs/{job_id} and …/logs'),
   })
   .strict()
   .openapi('ExecRequest');

@@ -4,6 +4,8 @@ import type * as C from '../contract.ts';
 
 /** A lease. */
 export function lease(l: C.Lease): string {
+  if (l.status === 'initializing') return `Lease ${l.id} is initializing: ${l.repo_url} is still being cloned in the background. Call sandbox_get with id "${l.id}" until its status is ready (or error, with the reason).`;
+  if (l.error) return `Lease ${l.id} failed: ${l.error.code}: ${l.error.message}`;
   return `Lease ${l.id} ready: ${l.repo_url} at ${l.branch}, your branch ${l.agent_branch} is checked out in ${l.workdir} (${l.lease_source}, expires ${l.expires_at}). Pass id "${l.id}" to the other tools.`;
 }
 

@@ -4,11 +4,12 @@
 // Results are still shaped by the zod schemas in schemas.ts.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ServiceContext } from '../services/context.ts';
-import { execCommand, readFile, writeFile } from '../services/files.ts';
+import { readFile, writeFile } from '../services/files.ts';
 import { gitDiff, gitPull, gitStatus } from '../services/git-ops.ts';
 import { gitPush } from '../services/push.ts';
 import { createLease, listLeases, releaseLease } from '../services/leases.ts';
 import { decodeContent, fileContent } from './content.ts';
+import { execTool } from './exec-tool.ts';
 import { toolResult } from './results.ts';
 import * as C from '../contract.ts';
 import * as S from './schemas.ts';
@@ -102,11 +103,11 @@ export function registerTools(server: McpServer, svc: ServiceContext, agentId: s
     'exec',
     {
       title: 'Run a command',
-      description: 'Runs a bash command in the repository directory with a timeout (capped by EXEC_TIMEOUT_MS). Any exit code is a result; stdout and stderr are each capped at MAX_OUTPUT_BYTES.',
+      description: 'Runs a bash command in the repository directory with a timeout (capped by EXEC_TIMEOUT_MS). Any exit code is a result; stdout and stderr are each capped at MAX_OUTPUT_BYTES. With a progressToken, output arrives as progress notifications while it runs. With background true it returns a job_id at once: read the job with job_logs, stop it with job_kill.',
       inputSchema: S.ExecInput,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     },
-    async ({ id, command, timeout_ms }) => toolResult(log, 'exec', C.ExecResult, () => execCommand(svc, agentId, id, command, timeout_ms), R.exec),
+    async (input, extra) => execTool(svc, agentId, input, extra),
   );
 
   server.registerTool(

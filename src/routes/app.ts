@@ -18,6 +18,7 @@ import { gatewayApp } from './gateway.ts';
 import { gitApp } from './git.ts';
 import { healthApp } from './health.ts';
 import { historyApp } from './history.ts';
+import { jobsApp } from './jobs.ts';
 import { metricsApp } from './metrics.ts';
 import { allowedMethods, type AllowedMethods } from './method-not-allowed.ts';
 import { finishRequest, requestIdOf } from './observe.ts';
@@ -70,6 +71,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route('/', adminKeysApp);
   app.route('/', sandboxesApp);
   app.route('/', gitApp);
+  app.route('/', jobsApp);
   app.route('/', pullRequestsApp);
   app.route('/', filesApp);
   app.route('/', readApp);

@@ -1,6 +1,9 @@
 // /v1/sandboxes/{id}/status|diff|pull|push|exec: git workflows and commands on the caller's lease.
 import { createRoute, z } from '@hono/zod-openapi';
 import { execCommand } from '../services/files.ts';
+import { startJob } from '../services/jobs.ts';
+import { JobStarted } from '../contract-jobs.ts';
+import { execEventStream, wantsEventStream } from './exec-events.ts';
 import { gitDiff, gitPull, gitStatus } from '../services/git-ops.ts';
 import { gitPush } from '../services/push.ts';
 import { DiffRefQuery } from '../contract-read.ts';
@@ -23,7 +26,14 @@ const push = createRoute({
 });
 const exec = createRoute({
   method: 'post', path: '/v1/sandboxes/{id}/exec', operationId: 'execCommand', tags: ['exec'], security, summary: 'Run a command in the repository', request: { params, body: { required: true, content: { 'application/json': { schema: ExecBody } } } },
-  responses: { 200: json(ExecResult, 'Finished (any exit code)'), ...errorResponses },
+  responses: {
+    200: {
+      description: 'Finished (any exit code). With `Accept: text/event-stream`, server-sent events as the command prints: `stdout` and `stderr` with data `{text}` (or `{base64}` when not UTF-8), then `exit` with `{exit_code, timed_out, truncated}` (or `error` with the error body)',
+      content: { 'application/json': { schema: ExecResult }, 'text/event-stream': { schema: z.string() } },
+    },
+    202: json(JobStarted, 'background: true: the job started; follow it with GET …/jobs/{job_id} and …/logs'),
+    ...errorResponses,
+  },
 });
 
 /** The git sub-app. */
@@ -37,5 +47,8 @@ export const gitApp = subApp()
   .openapi(push, async (c) => c.json(await gitPush(c.var.svc, c.var.agentId, c.req.valid('param').id, { ...c.req.valid('json'), idemKey: c.req.header('idempotency-key')?.slice(0, 200) }), 200))
   .openapi(exec, async (c) => {
     const b = c.req.valid('json');
-    return c.json(await execCommand(c.var.svc, c.var.agentId, c.req.valid('param').id, b.command, b.timeout_ms), 200);
+    const id = c.req.valid('param').id;
+    if (b.background) return c.json(await startJob(c.var.svc, c.var.agentId, id, b), 202);
+    if (wantsEventStream(c.req.header('accept'))) return execEventStream(c.var.svc, c.var.agentId, id, b);
+    return c.json(await execCommand(c.var.svc, c.var.agentId, id, b.command, b.timeout_ms), 200);
   });

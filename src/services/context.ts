@@ -16,9 +16,11 @@ export interface ServiceContext {
   /** Counter deltas of this request, sent to the MetricsHub when it ends. */
   metrics: DeltaBuffer;
   db(): Db;
-  /** Closes the database handle if one was opened. */
+  /** Closes the database handle if one was opened, once every held piece of work has settled. */
   close(): Promise<void>;
   waitUntil(p: Promise<unknown>): void;
+  /** Keeps the context open until `p` settles (work that outlives the handler, e.g. a streamed answer). */
+  hold(p: Promise<unknown>): void;
 }
 
 /** Builds a service context; call close() when the request is done. */
@@ -26,6 +28,7 @@ export function createServiceContext(env: Env, waitUntil: (p: Promise<unknown>) 
   const cfg = parseConfig(env);
   const log = createLogger(cfg.LOG_LEVEL, SECRET_KEYS.map((k) => cfg[k]).filter(Boolean), { request_id: requestId });
   let handle: DbHandle | null = null;
+  const held = new Set<Promise<unknown>>();
   return {
     env,
     cfg,
@@ -37,11 +40,19 @@ export function createServiceContext(env: Env, waitUntil: (p: Promise<unknown>) 
       return handle.db;
     },
     close: async () => {
+      while (held.size) await Promise.allSettled([...held]);
       const h = handle;
       handle = null;
       await h?.close();
     },
     waitUntil,
+    hold: (p) => {
+      const settled: Promise<unknown> = p.then(
+        () => held.delete(settled),
+        () => held.delete(settled),
+      );
+      held.add(settled);
+    },
   };
 }
 

@@ -2,7 +2,7 @@
 // lease's whole workflow through each, typed errors, and a timed-out command.
 import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { createClient, GitSandboxError, readFile, unwrap, writeFile, type GitSandboxClient } from '../../client/index.ts';
+import { createClient, GitSandboxError, readFile, unwrap, writeFile, type ExecResult, type GitSandboxClient } from '../../client/index.ts';
 import { env, newAgent, newRepo, oracle, remoteGit } from './helpers.ts';
 
 /** A typed client whose requests go straight into the Worker under test. */
@@ -43,7 +43,8 @@ describe('typed client', () => {
   it('reports a timed-out command as timed_out with a plain message', async () => {
     const api = client((await newAgent('cl')).key);
     const lease = unwrap(await api.POST('/v1/sandboxes', { body: { repo_url: (await newRepo()).url, task_id: 'timeout' } }));
-    const r = unwrap(await api.POST('/v1/sandboxes/{id}/exec', { params: { path: { id: lease.id } }, body: { command: 'echo started; sleep 30', timeout_ms: 500 } }));
+    // The exec operation also answers 202 (a background job) and event streams: this call gets the JSON result.
+    const r = unwrap(await api.POST('/v1/sandboxes/{id}/exec', { params: { path: { id: lease.id } }, body: { command: 'echo started; sleep 30', timeout_ms: 500 } })) as ExecResult;
     expect(r).toMatchObject({ exit_code: 124, timed_out: true, stdout: 'started\n' });
     expect(r.stderr).toMatch(/^command timed out after 500 ms; it and every process it started were killed$/m);
     await api.DELETE('/v1/sandboxes/{id}', { params: { path: { id: lease.id } } });

@@ -7,7 +7,7 @@ import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { call, callJson, newAgent, newRepo, remoteGit } from './helpers.ts';
 
-const TOOLS = ['exec', 'file_read', 'file_write', 'files_write', 'git_clone', 'git_diff', 'git_log', 'git_pull', 'git_push', 'git_show', 'git_status', 'list_files', 'pull_request_status', 'sandbox_list', 'sandbox_release', 'search'];
+const TOOLS = ['exec', 'file_read', 'file_write', 'files_write', 'git_clone', 'git_diff', 'git_log', 'git_pull', 'git_push', 'git_show', 'git_status', 'job_kill', 'job_logs', 'list_files', 'pull_request_status', 'sandbox_get', 'sandbox_list', 'sandbox_release', 'search'];
 
 /**
  * An MCP client connected to the Worker, authenticated with `key` (none when omitted). It lists the
