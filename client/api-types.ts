@@ -674,6 +674,7 @@ export interface components {
             status: "running";
         };
         JobState: {
+            /** @description the command (its first 4 KiB) */
             command: string;
             ended_at: string | null;
             /** @description null while running, or when the job's runner died without recording it */

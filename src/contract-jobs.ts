@@ -12,7 +12,7 @@ export const JobId = z.string().regex(JOB_ID_PATTERN, 'must be a job id like job
 export const JobState = z
   .object({
     job_id: z.string(),
-    command: z.string(),
+    command: z.string().describe('the command (its first 4 KiB)'),
     status: z.enum(['running', 'exited']),
     exit_code: z.number().nullable().describe('null while running, or when the job\'s runner died without recording it'),
     killed: z.boolean().describe('ended by DELETE …/jobs/{job_id} (or job_kill)'),

@@ -23,7 +23,8 @@ export function incompleteTail(bytes: Uint8Array): number {
   for (let i = 1; i <= Math.min(3, bytes.length); i++) {
     const b = bytes[bytes.length - i];
     if ((b & 0xc0) === 0x80) continue;
-    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    // 0xf8-0xff never start a character: the decoder will call them invalid, whatever follows.
+    const need = b >= 0xf8 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
     return need > i ? i : 0;
   }
   return 0;

@@ -16,9 +16,9 @@ pid() { local p=""; read -r p 2>/dev/null < "$1"; case "$p" in ''|*[!0-9]*|0|1) 
 # alive <pid> <NAME=value>: the process runs and carries that mark in its environment.
 alive() { [ -n "$1" ] && grep -qsxzF "$2" "/proc/$1/environ"; }
 val() { local v=""; read -r v 2>/dev/null < "$1"; printf '%s' "$v"; }
-# state: the job's state as __GS_* lines.
+# state: the job's state as __GS_* lines (the command's first 4 KiB).
 state() {
-  echo "__GS_CMD=$(base64 -w0 < "$jd/command")"
+  echo "__GS_CMD=$(head -c 4096 "$jd/command" | base64 -w0)"
   echo "__GS_STARTED=$(val "$jd/started")"
   echo "__GS_ENDED=$(val "$jd/ended")"
   echo "__GS_EXIT=$(val "$jd/exit")"
@@ -46,6 +46,7 @@ echo "$cp" > "$jd/pid"
 wp=""
 if [ -n "$to" ]; then
   ( read -rt "$to" _ <> "$jd/t.fifo"; : > "$jd/timedout"; kill -KILL -- "-$cp" "$cp"
+    # shellcheck disable=SC2086  # a list of pids, split on purpose
     for _ in 1 2 3 4 5; do p="$(grep -lsxzF "GS_JOB=$id" /proc/[0-9]*/environ | cut -d/ -f3)"; [ -z "$p" ] && break; kill -KILL $p; done ) 2>/dev/null & wp=$!
 fi
 wait "$cp" 2>/dev/null; rc=$?
@@ -66,6 +67,7 @@ umask 077
 mkdir -p -- "$GS_JOBS" && mkdir -- "$jd" || exit 1
 printf '%s' "$GS_CMD" > "$jd/command" && date +%s%3N > "$jd/started" && : > "$jd/out" && : > "$jd/err" || exit 1
 mkfifo "$jd/o.fifo" "$jd/e.fifo" "$jd/t.fifo" || exit 1
+# shellcheck disable=SC2016  # the runner's text, expanded by the runner
 GS_JD="$jd" GS_RUNNER=1 setsid bash -c ${shellQuote(RUNNER)} < /dev/null > /dev/null 2>&1 &
 for _ in $(seq 100); do [ -e "$jd/runner" ] && break; read -rt 0.02 _ <> "$jd/t.fifo"; done
 echo "__GS_STARTED=$(val "$jd/started")"`;
@@ -74,7 +76,7 @@ echo "__GS_STARTED=$(val "$jd/started")"`;
 /** Prints a job's state (exit 3 when there is no such job). Env: GS_JOBS, GS_JOB_ID. */
 export function jobStatusScript(): string {
   return `${LIB}
-[ -d "$jd" ] && [ ! -L "$jd" ] || { echo "__GS_MISSING=1"; exit 3; }
+if [ ! -d "$jd" ] || [ -L "$jd" ]; then echo "__GS_MISSING=1"; exit 3; fi
 state`;
 }
 
@@ -85,11 +87,12 @@ state`;
  */
 export function jobKillScript(): string {
   return `${LIB}
-[ -d "$jd" ] && [ ! -L "$jd" ] || { echo "__GS_MISSING=1"; exit 3; }
+if [ ! -d "$jd" ] || [ -L "$jd" ]; then echo "__GS_MISSING=1"; exit 3; fi
 if [ ! -e "$jd/exit" ]; then
   : > "$jd/killed"
   cp="$(pid "$jd/pid")"
   [ -n "$cp" ] && kill -KILL -- "-$cp" "$cp" 2>/dev/null
+  # shellcheck disable=SC2086  # a list of pids, split on purpose
   for _ in 1 2 3 4 5; do p="$(grep -lsxzF "GS_JOB=$GS_JOB_ID" /proc/[0-9]*/environ | cut -d/ -f3)"; [ -z "$p" ] && break; kill -KILL $p 2>/dev/null; done
   for _ in $(seq 100); do [ -e "$jd/exit" ] && break; alive "$(pid "$jd/runner")" "GS_JOB_ID=$GS_JOB_ID" || break; sleep 0.05; done
   if [ ! -e "$jd/exit" ]; then date +%s%3N > "$jd/ended"; echo 137 > "$jd/exit"; fi
@@ -104,7 +107,7 @@ state`;
  */
 export function jobLogsScript(): string {
   return `${LIB}
-[ -d "$jd" ] && [ ! -L "$jd" ] || { echo "__GS_MISSING=1"; exit 3; }
+if [ ! -d "$jd" ] || [ -L "$jd" ]; then echo "__GS_MISSING=1"; exit 3; fi
 state
 part() {
   local size from len
@@ -116,15 +119,24 @@ echo "__GS_OUTDATA=$(part out "$GS_OUT_FROM")"
 echo "__GS_ERRDATA=$(part err "$GS_ERR_FROM")"`;
 }
 
-/** Prints every job's state, newest first, at most 100, each after a `__GS_JOB_ID=` line. Env: GS_JOBS. */
+/** Prints the state of up to 100 jobs, each after a `__GS_JOB_ID=` line. Env: GS_JOBS. */
 export function jobListScript(): string {
   return `GS_JOB_ID=""
 ${LIB}
-for d in $(ls -1t -- "$GS_JOBS" 2>/dev/null | grep -xE 'job_[0-9a-f]{24}' | head -n 100); do
-  GS_JOB_ID="$d"; jd="$GS_JOBS/$d"
-  echo "__GS_JOB_ID=$d"
+n=0
+for jd in "$GS_JOBS"/job_*; do
+  GS_JOB_ID="\${jd##*/}"
+  if ! [[ $GS_JOB_ID =~ ^job_[0-9a-f]{24}$ ]] || [ ! -d "$jd" ] || [ -L "$jd" ]; then continue; fi
+  echo "__GS_JOB_ID=$GS_JOB_ID"
   state
-done`;
+  n=$((n + 1)); [ "$n" -ge 100 ] && break
+done
+true`;
+}
+
+/** The runner's own text (for tests: it runs inside jobStartScript). */
+export function jobRunnerScript(): string {
+  return RUNNER;
 }
 
 /** Single-quotes a constant for bash (the runner's text; never caller input). */

@@ -45,9 +45,11 @@ n=$((GS_CAP + 1)); t=0
 mkfifo "$d/o" "$d/e" "$d/t" || exit 1
 # A reader: forwards each read of its stdin as one line tagged $2, the first $1 bytes only, then
 # drains the rest. Started with GS_FWD set, so it and every process it forks carry the mark.
+# shellcheck disable=SC2016  # the reader's text, expanded by the reader
 rd='fwd() { local c; while c="$(dd bs=65536 count=1 2>/dev/null | base64 -w0)" && [ -n "$c" ]; do printf "%s %s\\n" "$1" "$c"; done; }
 { stdbuf -o0 head -c "$1" | fwd "$2"; cat > /dev/null; }'
 alive() { local l; read -r l 2>/dev/null < "/proc/$1/stat" || return 1; l="\${l##*) }"; [ "\${l%% *}" != Z ]; }
+# shellcheck disable=SC2086  # a list of pids, split on purpose
 killmark() { local p; for _ in 1 2 3 4 5; do p="$(grep -lsxzF "$1" /proc/[0-9]*/environ | cut -d/ -f3)"; [ -z "$p" ] && break; kill -KILL $p 2>/dev/null; done; }
 GS_FWD="$GS_MARK" bash -c "$rd" _ "$n" O < "$d/o" & op=$!
 GS_FWD="$GS_MARK" bash -c "$rd" _ "$n" E < "$d/e" >&2 & ep=$!

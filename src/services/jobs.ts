@@ -10,7 +10,7 @@ import { fromBase64, incompleteTail, pieceOf } from '../lib/output-pieces.ts';
 import type { LeaseRecord } from '../pool/types.ts';
 import { jobKillScript, jobListScript, jobLogsScript, jobStartScript, jobStatusScript } from '../sandbox/job-scripts.ts';
 import { runBounded } from '../sandbox/bounded-run.ts';
-import { run, type Sandbox } from '../sandbox/provider.ts';
+import type { Sandbox } from '../sandbox/provider.ts';
 import type { ServiceContext } from './context.ts';
 import { withOperation } from './git-ops.ts';
 import { openLease } from './leases.ts';
@@ -106,8 +106,9 @@ export async function killJob(ctx: ServiceContext, agentId: string, id: string, 
 /** The lease's jobs, newest first (at most 100). */
 export async function listJobs(ctx: ServiceContext, agentId: string, id: string): Promise<JobList> {
   const { lease, sbx } = await openLease(ctx, agentId, id, 'job_list');
-  const r = await run(sbx, jobListScript(), { envs: { GS_JOBS: jobsDir(lease) }, timeoutMs: 30_000 });
-  if (r.exitCode !== 0) throw new AppError('SANDBOX_UNAVAILABLE', 'the job runner failed in the sandbox', { internal: r.stderr.slice(-2000) });
+  // At most 100 jobs of about 6 KB each (the command's first 4 KiB as base64, and the state).
+  const r = await runBounded(sbx, jobListScript(), { envs: { GS_JOBS: jobsDir(lease) }, timeoutMs: 30_000, maxChars: 1_048_576 });
+  if (r.exitCode !== 0 || r.overflow) throw new AppError('SANDBOX_UNAVAILABLE', 'the job runner failed in the sandbox', { internal: r.stderr.slice(-2000) });
   const jobs: JobState[] = [];
   for (const block of r.stdout.split(/^(?=__GS_JOB_ID=)/m)) {
     const m = markers(block);
