@@ -23,6 +23,13 @@ async function expectDenied(p: Promise<unknown>): Promise<void> {
   expect(err.message).toMatch(/permission denied/);
 }
 
+/** Expects an SDK call on a host path to fail: refused, or not there at all in the sandbox. */
+async function expectUnreachable(p: Promise<unknown>): Promise<void> {
+  const err = await p.then(() => undefined, (e) => e);
+  expect(err).toBeInstanceOf(SandboxError);
+  expect(err.message).toMatch(/permission denied|does not exist|not_found|no such file/i);
+}
+
 let a: Sandbox;
 let b: Sandbox;
 beforeAll(async () => {
@@ -122,8 +129,10 @@ describe('attacks from sandbox A', () => {
     await expectDenied(a.files.makeDir('/opt/x'));
     // Symlink targets are read in the sandbox's namespace: host paths mean nothing there.
     await a.commands.run(`ln -sfn ${process.cwd()} /home/user/project; ln -sfn ${host.root} /home/user/hostroot; ln -sfn /etc /home/user/etc`);
-    await expectDenied(a.files.list('project'));
-    await expectDenied(a.files.read('project/package.json'));
+    // The project's path means nothing in the sandbox: refused outside /home/user and /tmp, absent
+    // inside them (a checkout under the host's /tmp lands in the sandbox's own, empty /tmp).
+    await expectUnreachable(a.files.list('project'));
+    await expectUnreachable(a.files.read('project/package.json'));
     await expectDenied(a.files.read('etc/passwd'));
     await expect(a.files.write('hostroot/escaped.txt', 'x')).resolves.toMatchObject({ path: `${host.root}/escaped.txt` });
     expect(existsSync(path.join(host.root, 'escaped.txt'))).toBe(false);
