@@ -175,7 +175,8 @@ describe('background jobs', () => {
     let logs: any;
     for (let i = 0; i < 50; i++) {
       logs = (await callJson('GET', `/v1/sandboxes/${id}/jobs/${job}/logs`, { key })).body;
-      if (logs.stderr.text === 'warn\n') break;
+      // The job's byte counts and its output files are read separately: wait until both show it all.
+      if (logs.stderr.text === 'warn\n' && logs.job.stderr_bytes === 5 && logs.job.stdout_bytes === 18) break;
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(logs.job).toMatchObject({ job_id: job, status: 'running', exit_code: null, stdout_bytes: 18, stderr_bytes: 5 });
