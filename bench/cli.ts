@@ -58,7 +58,8 @@ export const USAGE = `npm run bench -- [flags]
   --capacity-members M[,M…]  pool sizes to run the smallest agent level against (default 100,1000,5000)
   --capacity-shards K[,K…] coordinators the largest level is spread over, agent i on shard i mod K (default 1,2,4,8)
   --capacity-lock-agents N[,N…]  concurrent users of one RepoLock (default 1,10,100,1000; 1 = uncontended)
-  --capacity-duration-s S  measuring window per level (default 5, after a 1 s warm-up)
+  --capacity-duration-s S  measuring window per level (default 20)
+  --capacity-warmup-s W    time before the window, so the initial burst on idle members is left out (default 5)
   --capacity-log-level L   LOG_LEVEL of the capacity Worker (default warn: at info wrangler dev's console formats
                            three objects per cycle in the isolate, a dev-runtime cost that would dominate)
   --capacity-persist tmpfs|disk  where the capacity Worker keeps Durable Object state (default tmpfs: /dev/shm,
@@ -123,6 +124,7 @@ export function parseCli(argv: string[]): BenchOptions | null {
       'capacity-members': { type: 'string' },
       'capacity-lock-agents': { type: 'string' },
       'capacity-duration-s': { type: 'string' },
+      'capacity-warmup-s': { type: 'string' },
       'capacity-log-level': { type: 'string' },
       'capacity-profile': { type: 'boolean' },
       'capacity-persist': { type: 'string' },
@@ -164,8 +166,8 @@ export function parseCli(argv: string[]): BenchOptions | null {
         members: values['capacity-members'] ? ints(values['capacity-members'], '--capacity-members') : [100, 1000, 5000],
         shards: values['capacity-shards'] ? ints(values['capacity-shards'], '--capacity-shards') : [1, 2, 4, 8],
         lockAgents: values['capacity-lock-agents'] ? ints(values['capacity-lock-agents'], '--capacity-lock-agents') : [1, 10, 100, 1000],
-        warmupMs: 1000,
-        durationMs: Math.round(num(values['capacity-duration-s'], 5, '--capacity-duration-s', 0.5) * 1000),
+        warmupMs: Math.round(num(values['capacity-warmup-s'], 5, '--capacity-warmup-s') * 1000),
+        durationMs: Math.round(num(values['capacity-duration-s'], 20, '--capacity-duration-s', 0.5) * 1000),
         logLevel: logLevel(values['capacity-log-level']),
         profile: !!values['capacity-profile'],
         persist: persist(values['capacity-persist']),

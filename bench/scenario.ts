@@ -58,7 +58,8 @@ export function scenarioVars(spec: ScenarioSpec, ctx: Pick<RunContext, 'createPe
     POOLED_PERCENT: pooled ? '100' : '0',
     POOL_MIN: String(pooled ? Math.min(spec.agents, ctx.poolCap) : 0),
     POOL_MAX: String(pooled ? spec.agents : 0),
-    MAX_SANDBOXES: String(spec.agents),
+    // One lander sandbox per repo (the service-owned sandbox batched landings run in) on top of the agents'.
+    MAX_SANDBOXES: String(spec.agents + spec.repos),
     CREATE_PER_SEC: String(ctx.createPerSec),
     LEASE_WAIT_MS: '60000',
     MAX_WAITERS: '1000',

@@ -28,7 +28,12 @@ export async function bundleWorker(root: string, outDir: string, configPath = pa
   // The bundle is named after the entry module: src/worker.ts → worker.js.
   const bundle = `${path.basename(main[1], path.extname(main[1]))}.js`;
   const config = path.join(outDir, 'wrangler.toml');
-  await writeFile(config, toml.replace(/^main\s*=.*$/m, `main = "${bundle}"`));
+  // The copy lives elsewhere: relative directories (e.g. [assets] directory) are made absolute.
+  const base = path.dirname(path.resolve(configPath));
+  const copy = toml
+    .replace(/^main\s*=.*$/m, `main = "${bundle}"`)
+    .replace(/^(\s*directory\s*=\s*)"([^"/][^"]*)"/gm, (_m, key: string, dir: string) => `${key}${JSON.stringify(path.resolve(base, dir))}`);
+  await writeFile(config, copy);
   return config;
 }
 

@@ -27,6 +27,8 @@ export interface LevelResult {
   /** Operations per workerd CPU second: the rate if the object had a whole core to itself (driver included). */
   cpu_ceiling_per_s: number | null;
   cpu_by_role_s: Record<string, number> | null;
+  /** Per second since the start (warm-up included): completed operations, and releases the stub saw (pool). */
+  timeline: { ops: number[] | null; releases: number[] | null };
   /** The machine's 1-minute load average when the run ended (other users' work included). */
   load_avg_1m: number;
   /** With --capacity-profile: the isolate's hottest functions by self time over the window. */

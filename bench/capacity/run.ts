@@ -69,6 +69,8 @@ interface Measured {
   hot: HotFunction[] | null;
   /** Scrubs the provider stub answered in the window (one per release). */
   scrubs: number;
+  /** Scrubs the stub answered in each second since the start. */
+  scrubTimeline: number[];
   error?: string;
 }
 
@@ -83,6 +85,13 @@ async function measured(w: BenchWorker, stub: ProviderStub, p: string, body: { w
   // The inspector answers only when the isolate is free, so sampling starts before the load does
   // (the profile covers the warm-up too).
   const profiling: Profiling | null = profileFile ? await startProfile(w.proc.inspectorPort).catch(failed) : null;
+  const scrubTimeline: number[] = [];
+  let last = stub.counts().start ?? 0;
+  const tick = setInterval(() => {
+    const now = stub.counts().start ?? 0;
+    if (scrubTimeline.length < (body.warmupMs + body.durationMs) / 1000) scrubTimeline.push(now - last);
+    last = now;
+  }, 1000);
   const ta = setTimeout(() => {
     a = sampleCpu(w.roots);
     s0 = stub.counts().start ?? 0;
@@ -98,8 +107,9 @@ async function measured(w: BenchWorker, stub: ProviderStub, p: string, body: { w
       (e: unknown) => ({ run: null, error: e instanceof Error ? e.message : String(e) }),
     );
     const d = cpuDiff(a, b, 1);
-    return { ...run, cpu: d ? d.by_role_s : null, hot: await hot, scrubs: s1 - s0 };
+    return { ...run, cpu: d ? d.by_role_s : null, hot: await hot, scrubs: s1 - s0, scrubTimeline };
   } finally {
+    clearInterval(tick);
     clearTimeout(ta);
     clearTimeout(tb);
   }
@@ -126,6 +136,7 @@ function level(kind: LevelResult['kind'], agents: number, windowS: number, m: Me
     cpu_ceiling_per_s: workerd === null || !ops || workerd <= 0 ? null : Math.round(ops / workerd),
     cpu_by_role_s: m.cpu,
     load_avg_1m: Number(os.loadavg()[0].toFixed(2)),
+    timeline: { ops: m.run?.per_s ?? null, releases: kind === 'pool' ? m.scrubTimeline : null },
     ...(m.hot ? { hot: m.hot } : {}),
     ...extra,
   };
@@ -181,6 +192,7 @@ export async function runCapacity(o: CapacityOptions, ctx: CapacityContext): Pro
       const m = await measured(bw, stub, '/pool/run', { names, agents, ...w }, profileFile(`pool-a${agents}-m${total}-k${k}`), ctx.log);
       const r = level('pool', agents, windowS, m, { shards: k, members_per_shard: members });
       ctx.log(`[capacity] coordinator, ${agents} agents on ${k} shard(s) of ${members} members: ${describe(r, 'grants')}`);
+      ctx.log(`[capacity]   per second: grants ${JSON.stringify(r.timeline.ops ?? [])}, releases ${JSON.stringify(r.timeline.releases ?? [])}`);
       logHot(ctx.log, r);
       return r;
     });

@@ -33,4 +33,6 @@ export interface DriveResult {
   release_ms: Pcts | null;
   /** Refusals and failures by reason, inside the window. */
   errors: Record<string, number>;
+  /** Completed operations in each second since the start (warm-up included). */
+  per_s: number[];
 }

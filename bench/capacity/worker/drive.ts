@@ -25,10 +25,16 @@ async function drive(o: DriveOptions, cycle: Cycle, secondCall: boolean): Promis
   const second: number[] = [];
   const errors: Record<string, number> = {};
   let ops = 0;
+  // Completed operations per second since the start, warm-up included (the dynamics of a run).
+  const timeline: number[] = [];
   const agent = async (i: number) => {
     for (let n = 0; performance.now() < until; n++) {
       const r = await cycle(i, n).catch((e: unknown) => ({ error: `threw: ${e instanceof Error ? e.message : String(e)}`.slice(0, 120), end: performance.now() }));
       const counted = r.end >= from && r.end <= until;
+      if (!('error' in r) && r.end <= until) {
+        const sec = Math.floor((r.end - t0) / 1000);
+        timeline[sec] = (timeline[sec] ?? 0) + 1;
+      }
       if ('error' in r) {
         if (counted) errors[r.error] = (errors[r.error] ?? 0) + 1;
         // A refused agent backs off briefly instead of spinning on the refusal.
@@ -58,6 +64,7 @@ async function drive(o: DriveOptions, cycle: Cycle, secondCall: boolean): Promis
     acquire_ms: pcts(first),
     release_ms: secondCall ? pcts(second) : null,
     errors,
+    per_s: Array.from({ length: Math.ceil((until - t0) / 1000) }, (_, i) => timeline[i] ?? 0),
   };
 }
 
