@@ -24,8 +24,9 @@ state() {
   echo "__GS_EXIT=$(val "$jd/exit")"
   echo "__GS_KILLED=$([ -e "$jd/killed" ] && echo 1 || echo 0)"
   echo "__GS_TIMEDOUT=$([ -e "$jd/timedout" ] && echo 1 || echo 0)"
-  echo "__GS_OUT=$(stat -c %s "$jd/out" 2>/dev/null || echo 0)"
-  echo "__GS_ERR=$(stat -c %s "$jd/err" 2>/dev/null || echo 0)"
+  out_size="$(stat -c %s "$jd/out" 2>/dev/null || echo 0)"; err_size="$(stat -c %s "$jd/err" 2>/dev/null || echo 0)"
+  echo "__GS_OUT=$out_size"
+  echo "__GS_ERR=$err_size"
   if alive "$(pid "$jd/runner")" "GS_JOB_ID=$GS_JOB_ID"; then echo "__GS_ALIVE=1"; else echo "__GS_ALIVE=0"; fi
 }
 jd="$GS_JOBS/$GS_JOB_ID"`;
@@ -102,7 +103,8 @@ state`;
 
 /**
  * Prints a job's state, then up to GS_MAX bytes of each stream from GS_OUT_FROM / GS_ERR_FROM
- * (base64), never past GS_CAP. The state is read first, so an exited job's data is complete.
+ * (base64), never past GS_CAP nor past the sizes the state reported (so the two agree). The state
+ * is read first, so an exited job's data is complete.
  * Env: GS_JOBS, GS_JOB_ID, GS_OUT_FROM, GS_ERR_FROM, GS_MAX, GS_CAP.
  */
 export function jobLogsScript(): string {
@@ -110,13 +112,13 @@ export function jobLogsScript(): string {
 if [ ! -d "$jd" ] || [ -L "$jd" ]; then echo "__GS_MISSING=1"; exit 3; fi
 state
 part() {
-  local size from len
-  size="$(stat -c %s "$jd/$1" 2>/dev/null || echo 0)"; [ "$size" -gt "$GS_CAP" ] && size=$GS_CAP
-  from=$2; len=$((size - from)); [ "$len" -gt "$GS_MAX" ] && len=$GS_MAX
+  local size=$3 from=$2 len
+  [ "$size" -gt "$GS_CAP" ] && size=$GS_CAP
+  len=$((size - from)); [ "$len" -gt "$GS_MAX" ] && len=$GS_MAX
   [ "$len" -gt 0 ] && tail -c "+$((from + 1))" "$jd/$1" | head -c "$len" | base64 -w0
 }
-echo "__GS_OUTDATA=$(part out "$GS_OUT_FROM")"
-echo "__GS_ERRDATA=$(part err "$GS_ERR_FROM")"`;
+echo "__GS_OUTDATA=$(part out "$GS_OUT_FROM" "$out_size")"
+echo "__GS_ERRDATA=$(part err "$GS_ERR_FROM" "$err_size")"`;
 }
 
 /** Prints the state of up to 100 jobs, each after a `__GS_JOB_ID=` line. Env: GS_JOBS. */
