@@ -6,7 +6,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createBareRepo } from '../local/git-server.ts';
 import { runAgents, type AgentKey, type TaskRecord } from './agents.ts';
-import { call, mapLimit } from './api.ts';
+import { call, mapLimit, type ApiResult } from './api.ts';
 import { idleSandboxPerTask, serviceCpuPerTask } from './cost.ts';
 import { cpuDiff, sampleCpu, startProcSampler, type CpuProfile, type ProcCounts } from './cpu.ts';
 import { sleep } from './cleanup.ts';
@@ -16,6 +16,9 @@ import { killAllSandboxes, type StackProcess } from './stack.ts';
 import { summarize, type Pcts } from './stats.ts';
 import { verifyLanded } from './verify.ts';
 import { startWorker } from './worker-process.ts';
+
+/** The reserved agent id of the service-owned lander leases (src/gateway/ref-rules.ts). */
+const LANDER_AGENT = '@lander';
 
 /** What to run. */
 export interface ScenarioSpec {
@@ -96,6 +99,24 @@ async function poolStats(ctx: RunContext, apiUrl: string): Promise<{ members: Re
   return r.body;
 }
 
+/** Active leases after a run, split into agents' (a leak) and the repos' landers (held by design for LANDER_IDLE_S). */
+async function activeLeases(ctx: RunContext, apiUrl: string): Promise<{ agents: number; landers: number } | null> {
+  let agents = 0;
+  let landers = 0;
+  let cursor: string | null = null;
+  for (let page = 0; page < 100; page++) {
+    const r: ApiResult<{ leases: { agent_id: string }[]; next_cursor: string | null }> = await call(apiUrl, 'GET', `/v1/admin/leases?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { key: ctx.stack.info.admin_token, timeoutMs: 15_000 });
+    if (r.code) return null;
+    for (const l of r.body.leases) {
+      if (l.agent_id === LANDER_AGENT) landers++;
+      else agents++;
+    }
+    cursor = r.body.next_cursor;
+    if (!cursor) break;
+  }
+  return { agents, landers };
+}
+
 /** Triggers the health cron (its sweep refills the pool) and waits until POOL_MIN members are idle. */
 async function prewarm(ctx: RunContext, apiUrl: string, want: number): Promise<number> {
   const t0 = performance.now();
@@ -159,6 +180,7 @@ export async function runScenario(ctx: RunContext, spec: ScenarioSpec, index: nu
   let wallS = 0;
   let counters: Record<string, number> = {};
   let before: Record<string, number> = {};
+  let active: { agents: number; landers: number } | null = null;
   let cpu: CpuProfile | null = null;
   let procs: ProcCounts | null = null;
   let after: { leases_active?: number; members: Record<string, number>; counters: Record<string, number> } = { members: {}, counters: {} };
@@ -181,6 +203,7 @@ export async function runScenario(ctx: RunContext, spec: ScenarioSpec, index: nu
     procs = sampler.stop();
     if (signal.aborted && !ctx.signal.aborted) ctx.log(`[${spec.name}] stopped at the scenario time limit (${ctx.scenarioTimeoutMs / 1000} s)`);
     after = await poolStats(ctx, worker.url);
+    active = await activeLeases(ctx, worker.url);
     counters = Object.fromEntries(Object.entries(after.counters).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => v !== 0));
   } finally {
     await worker.stop();
@@ -234,7 +257,7 @@ export async function runScenario(ctx: RunContext, spec: ScenarioSpec, index: nu
     floor_push_ms: floorPush,
     profile,
     pool_counters: counters,
-    pool_after: { leases_active: after.leases_active ?? null, members: after.members },
+    pool_after: { leases_active: active ? active.agents : (after.leases_active ?? null), lander_leases: active?.landers ?? null, members: after.members },
     cpu,
     procs,
     settings: vars,
