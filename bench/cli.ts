@@ -95,6 +95,26 @@ const persist = (s: string | undefined): 'tmpfs' | 'disk' => {
   return s;
 };
 
+/** The --capacity options; null without --capacity, and an error when a --capacity-* flag comes alone. */
+function capacity(values: Record<string, string | boolean | undefined>): CapacityOptions | null {
+  const str = (k: string) => values[k] as string | undefined;
+  const on = !!values.capacity || !!values['capacity-only'];
+  const stray = Object.keys(values).find((k) => k.startsWith('capacity-') && k !== 'capacity-only' && values[k] !== undefined);
+  if (!on && stray) throw new Error(`--${stray} needs --capacity or --capacity-only`);
+  if (!on) return null;
+  return {
+    agents: str('capacity-agents') ? ints(str('capacity-agents')!, '--capacity-agents') : [100, 500, 1000, 2000, 5000],
+    members: str('capacity-members') ? ints(str('capacity-members')!, '--capacity-members') : [100, 1000, 5000],
+    shards: str('capacity-shards') ? ints(str('capacity-shards')!, '--capacity-shards') : [1, 2, 4, 8],
+    lockAgents: str('capacity-lock-agents') ? ints(str('capacity-lock-agents')!, '--capacity-lock-agents') : [1, 10, 100, 1000],
+    warmupMs: Math.round(num(str('capacity-warmup-s'), 5, '--capacity-warmup-s') * 1000),
+    durationMs: Math.round(num(str('capacity-duration-s'), 20, '--capacity-duration-s', 0.5) * 1000),
+    logLevel: logLevel(str('capacity-log-level')),
+    profile: !!values['capacity-profile'],
+    persist: persist(str('capacity-persist')),
+  };
+}
+
 /** Parses argv; throws with a message on bad input; null means --help. */
 export function parseCli(argv: string[]): BenchOptions | null {
   const { values } = parseArgs({
@@ -160,19 +180,7 @@ export function parseCli(argv: string[]): BenchOptions | null {
     totalTimeoutS: num(values['total-timeout-s'], 3600, '--total-timeout-s', 1),
     out: values.out,
     keepTmp: !!values['keep-tmp'],
-    capacity: values.capacity || values['capacity-only']
-      ? {
-        agents: values['capacity-agents'] ? ints(values['capacity-agents'], '--capacity-agents') : [100, 500, 1000, 2000, 5000],
-        members: values['capacity-members'] ? ints(values['capacity-members'], '--capacity-members') : [100, 1000, 5000],
-        shards: values['capacity-shards'] ? ints(values['capacity-shards'], '--capacity-shards') : [1, 2, 4, 8],
-        lockAgents: values['capacity-lock-agents'] ? ints(values['capacity-lock-agents'], '--capacity-lock-agents') : [1, 10, 100, 1000],
-        warmupMs: Math.round(num(values['capacity-warmup-s'], 5, '--capacity-warmup-s') * 1000),
-        durationMs: Math.round(num(values['capacity-duration-s'], 20, '--capacity-duration-s', 0.5) * 1000),
-        logLevel: logLevel(values['capacity-log-level']),
-        profile: !!values['capacity-profile'],
-        persist: persist(values['capacity-persist']),
-      }
-      : null,
+    capacity: capacity(values),
     capacityOnly: !!values['capacity-only'],
   };
 }
