@@ -78,7 +78,7 @@ export class Sandbox {
     this.isolation = init.isolation;
     this.home = init.isolation ? SANDBOX_HOME : this.hostHome;
     this.tmp = init.isolation ? '/tmp' : this.hostTmp;
-    this.endAt = new Date(Date.now() + init.timeoutS * 1000);
+    this.endAt = new Date(this.startedAt.getTime() + init.timeoutS * 1000);
     this.fs = new SandboxFs(
       [{ at: this.home, host: this.hostHome }, { at: this.tmp, host: this.hostTmp }],
       this.ownerNames(), init.metadataStore, new MetadataSidecar(init.dir),
