@@ -25,6 +25,18 @@ export interface BenchOptions {
   capacity: CapacityOptions | null;
   /** Run the capacity measurement only (no floors, calibration or scenarios). */
   capacityOnly: boolean;
+  /** `--sizing`: a fixed pool against demand sizing on the same workload; null when not asked for. */
+  sizing: SizingOptions | null;
+  /** Run the pool-sizing comparison only. */
+  sizingOnly: boolean;
+}
+
+/** The pool-sizing comparison: `agents` with think time, after a warm-up round, against POOL_MIN=POOL_MAX=fixed and demand sizing (POOL_MIN=1, POOL_MAX=fixed). */
+export interface SizingOptions {
+  agents: number;
+  rounds: number;
+  fixed: number;
+  thinkMs: number;
 }
 
 export const USAGE = `npm run bench -- [flags]
@@ -66,6 +78,14 @@ export const USAGE = `npm run bench -- [flags]
                            so the local disk's fsync latency is not on every commit)
   --capacity-profile       CPU-profile the Worker's isolate over each capacity run (<out>/capacity-*.cpuprofile,
                            hottest functions in the JSON)
+
+  --sizing                 also compare a fixed pool (POOL_MIN=POOL_MAX=F) with demand sizing (POOL_MIN=1,
+                           POOL_MAX=F) on one workload: idle sandbox-seconds per task at the warm hit rate of each
+  --sizing-only            the sizing comparison alone
+  --sizing-agents N        agents of the comparison (default 4), one repo, each after one unmeasured warm-up round
+  --sizing-rounds K        measured rounds per agent (default 4)
+  --sizing-fixed F         the fixed pool's size and the demand pool's POOL_MAX (default 10)
+  --sizing-think-ms T      the agents' think time in the comparison (default 3000)
 
 Output: a table on stdout, then one JSON line (the last line).`;
 
@@ -115,6 +135,21 @@ function capacity(values: Record<string, string | boolean | undefined>): Capacit
   };
 }
 
+/** The --sizing options; null without --sizing, and an error when a --sizing-* flag comes alone. */
+function sizing(values: Record<string, string | boolean | undefined>): SizingOptions | null {
+  const str = (k: string) => values[k] as string | undefined;
+  const on = !!values.sizing || !!values['sizing-only'];
+  const stray = Object.keys(values).find((k) => k.startsWith('sizing-') && k !== 'sizing-only' && values[k] !== undefined);
+  if (!on && stray) throw new Error(`--${stray} needs --sizing or --sizing-only`);
+  if (!on) return null;
+  return {
+    agents: str('sizing-agents') ? ints(str('sizing-agents')!, '--sizing-agents')[0] : 4,
+    rounds: str('sizing-rounds') ? ints(str('sizing-rounds')!, '--sizing-rounds')[0] : 4,
+    fixed: str('sizing-fixed') ? ints(str('sizing-fixed')!, '--sizing-fixed')[0] : 10,
+    thinkMs: num(str('sizing-think-ms'), 3000, '--sizing-think-ms'),
+  };
+}
+
 /** Parses argv; throws with a message on bad input; null means --help. */
 export function parseCli(argv: string[]): BenchOptions | null {
   const { values } = parseArgs({
@@ -148,6 +183,12 @@ export function parseCli(argv: string[]): BenchOptions | null {
       'capacity-log-level': { type: 'string' },
       'capacity-profile': { type: 'boolean' },
       'capacity-persist': { type: 'string' },
+      sizing: { type: 'boolean' },
+      'sizing-only': { type: 'boolean' },
+      'sizing-agents': { type: 'string' },
+      'sizing-rounds': { type: 'string' },
+      'sizing-fixed': { type: 'string' },
+      'sizing-think-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -182,7 +223,18 @@ export function parseCli(argv: string[]): BenchOptions | null {
     keepTmp: !!values['keep-tmp'],
     capacity: capacity(values),
     capacityOnly: !!values['capacity-only'],
+    sizing: sizing(values),
+    sizingOnly: !!values['sizing-only'],
   };
+}
+
+/** The two scenarios of the pool-sizing comparison: the same workload on a fixed pool and on demand sizing. */
+export function sizingScenarios(z: SizingOptions): ScenarioSpec[] {
+  const base = { mode: 'pooled' as const, agents: z.agents, repos: 1, rounds: z.rounds, warmupRounds: 1, thinkMs: z.thinkMs };
+  return [
+    { ...base, name: `${z.agents}x1 sizing fixed`, vars: { POOL_MIN: String(z.fixed), POOL_MAX: String(z.fixed), MAX_SANDBOXES: String(z.fixed + z.agents + 1) } },
+    { ...base, name: `${z.agents}x1 sizing demand`, vars: { POOL_MIN: '1', POOL_MAX: String(z.fixed), MAX_SANDBOXES: String(z.fixed + z.agents + 1) } },
+  ];
 }
 
 /** The service scenarios in run order: per shape, pooled then direct. */

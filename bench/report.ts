@@ -143,14 +143,28 @@ export function checkTargets(r: BenchResult): TargetCheck[] {
   });
   // With think time, compare the time the service costs the agent (think time is the same in both).
   const tk = (s: ScenarioResult) => (s.think_ms > 0 ? s.busy_ms : s.task_ms);
-  add('pooled task time well under direct (p50 <= 0.75x)', pairs.map(({ p, d }) => ({
-    ok: tk(p).p50 !== null && tk(d).p50 !== null && tk(p).p50! <= 0.75 * tk(d).p50!,
+  add('pooled task time <= 0.6x direct (p50)', pairs.map(({ p, d }) => ({
+    ok: tk(p).p50 !== null && tk(d).p50 !== null && tk(p).p50! <= 0.6 * tk(d).p50!,
     detail: `${p.agents}x${p.repos}${p.think_ms > 0 ? ' (busy time)' : ''}: ${tk(p).p50 ?? '-'} vs ${tk(d).p50 ?? '-'} ms (${tk(p).p50 && tk(d).p50 ? (tk(p).p50! / tk(d).p50!).toFixed(2) : '-'}x)`,
   })));
-  add('service push p50 within 2x the floor at 10 agents', r.scenarios.filter((s) => s.agents === 10 && s.repos === 1 && s.floor_push_ms).map((s) => ({
-    ok: s.push_ms.p50 !== null && s.floor_push_ms!.p50 !== null && s.push_ms.p50 <= 2 * s.floor_push_ms!.p50,
+  add('service push p50 <= 1.5x the floor at 10 agents', r.scenarios.filter((s) => s.agents === 10 && s.repos === 1 && s.floor_push_ms).map((s) => ({
+    ok: s.push_ms.p50 !== null && s.floor_push_ms!.p50 !== null && s.push_ms.p50 <= 1.5 * s.floor_push_ms!.p50,
     detail: `${s.name}: ${s.push_ms.p50 ?? '-'} vs floor ${s.floor_push_ms!.p50 ?? '-'} ms (${s.push_ms.p50 && s.floor_push_ms!.p50 ? (s.push_ms.p50 / s.floor_push_ms!.p50).toFixed(2) : '-'}x)`,
   })));
+  add('uncontended warm lease p50 <= 40 ms (calibration)', r.calibration ? [{
+    ok: r.calibration.warm_lease_ms.p50 !== null && r.calibration.warm_lease_ms.p50 <= 40,
+    detail: `${r.calibration.name}: ${r.calibration.warm_lease_ms.p50 ?? '-'} ms`,
+  }] : []);
+  add('service CPU per task <= 0.08 s', [...r.scenarios, ...(r.calibration ? [r.calibration] : [])].filter((s) => s.service_cpu_s_per_task !== null).map((s) => ({
+    ok: s.service_cpu_s_per_task! <= 0.08,
+    detail: `${s.name}: ${s.service_cpu_s_per_task!.toFixed(3)} s`,
+  })));
+  const fixed = r.scenarios.find((s) => s.name.endsWith('sizing fixed'));
+  const demand = r.scenarios.find((s) => s.name.endsWith('sizing demand'));
+  add('idle sandbox-s per task at least halved against a fixed pool, at an equal warm hit rate', fixed && demand ? [{
+    ok: fixed.idle_sandbox_s_per_task !== null && demand.idle_sandbox_s_per_task !== null && demand.idle_sandbox_s_per_task <= 0.5 * fixed.idle_sandbox_s_per_task && demand.reuse_rate >= fixed.reuse_rate,
+    detail: `demand ${demand.idle_sandbox_s_per_task ?? '-'} vs fixed ${fixed.idle_sandbox_s_per_task ?? '-'} s/task (${demand.idle_sandbox_s_per_task !== null && fixed.idle_sandbox_s_per_task ? (demand.idle_sandbox_s_per_task / fixed.idle_sandbox_s_per_task).toFixed(2) : '-'}x), warm hit ${pct(demand.reuse_rate)} vs ${pct(fixed.reuse_rate)}`,
+  }] : []);
   if (r.capacity) {
     const c = r.capacity;
     add('one PoolCoordinator >= 1,000 grants/s (capacity)', [{ ok: (c.coordinator_grants_per_s ?? 0) >= 1000, detail: `best ${c.coordinator_grants_per_s ?? '-'} grants/s; ${c.curve.map((x) => `${x.agents} agents ${x.answered ? `${x.grants_per_s}/s p99 ${x.p99_ms ?? '-'} ms` : 'no answer'}`).join(', ')}` }]);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runCapacity } from './capacity/run.ts';
 import type { CapacityResult } from './capacity/report.ts';
-import { parseCli, scenarios, USAGE, type BenchOptions } from './cli.ts';
+import { parseCli, scenarios, sizingScenarios, USAGE, type BenchOptions } from './cli.ts';
 import { cleanupAll, onCleanup } from './cleanup.ts';
 import { runFloor, serialFloor } from './floor.ts';
 import { jsonLine, renderReport, type BenchResult, type FloorResult, type ScenarioResult } from './report.ts';
@@ -94,7 +94,7 @@ async function main(): Promise<BenchResult> {
   const loadBefore = os.loadavg().map((x) => Number(x.toFixed(2)));
 
   let workerConfig = '';
-  if (!o.capacityOnly) {
+  if (!o.capacityOnly || o.sizing) {
     log('bundling the Worker (one build for the whole run)…');
     workerConfig = await bundleWorker(ROOT, path.join(tmpDir, 'bundle'));
   }
@@ -115,7 +115,7 @@ async function main(): Promise<BenchResult> {
     // First, while nothing else of this run holds CPU: the measurement is CPU-bound.
     capacity = await runCapacity(o.capacity, { root: ROOT, tmpDir, outDir, stack, runId: ctx.runId, signal: abort.signal, log });
   }
-  const full = !o.capacityOnly;
+  const full = !o.capacityOnly && !o.sizingOnly;
   let serial: Pcts | null = null;
   if (o.floor && full) {
     const repo = await makeRepos(ctx, `${ctx.runId}-floor-serial`, 1);
@@ -127,6 +127,14 @@ async function main(): Promise<BenchResult> {
   if (o.calibration && full && !abort.signal.aborted) {
     calibration = await runScenario(ctx, { name: '1x1 pooled serial', mode: 'pooled', agents: 1, repos: 1, rounds: 10 }, 0, serial);
     log(`[${calibration.name}] uncontended service push p50 ${calibration.push_ms.p50} ms, lease p50 ${calibration.lease_ms.p50} ms`);
+  }
+  if (o.sizing && (!o.capacityOnly || o.sizingOnly)) {
+    for (const spec of sizingScenarios(o.sizing)) {
+      if (abort.signal.aborted) break;
+      const r = await runScenario(ctx, spec, results.length + 1, null);
+      results.push(r);
+      log(`[${r.name}] idle sandbox-s/task ${r.idle_sandbox_s_per_task ?? '-'}, warm hit ${(r.reuse_rate * 100).toFixed(1)}%, lease p50 ${r.lease_ms.p50} ms`);
+    }
   }
   const specs = scenarios(o);
   for (const shape of full ? o.shapes : []) {

@@ -27,6 +27,12 @@ export interface ScenarioSpec {
   agents: number;
   repos: number;
   rounds: number;
+  /** Worker vars on top of the scenario's defaults (the pool-sizing comparison sets POOL_MIN/POOL_MAX). */
+  vars?: Record<string, string>;
+  /** Rounds every agent runs before the measured ones (unmeasured; the pool sees the demand first). */
+  warmupRounds?: number;
+  /** Think time of this scenario's agents (default: the run's --think-ms). */
+  thinkMs?: number;
 }
 
 /** Shared state and knobs of the run. */
@@ -73,6 +79,7 @@ export function scenarioVars(spec: ScenarioSpec, ctx: Pick<RunContext, 'createPe
     IDLE_MAX_AGE_S: '3600',
     MAX_LEASES_PER_AGENT: '10',
     LOG_LEVEL: 'info',
+    ...spec.vars,
   };
 }
 
@@ -157,6 +164,7 @@ export async function logEvents(file: string): Promise<Record<string, number>> {
 }
 
 const rate = (n: number, d: number) => (d ? n / d : 0);
+const thinkMsOf = (spec: ScenarioSpec, ctx: RunContext) => spec.thinkMs ?? ctx.thinkMs;
 
 /** Every planned task's repo, commit message and file (the agents and the floor name them alike). */
 export function expectedTasks(tag: string, agents: number, rounds: number, repos: { name: string }[]): { repo: string; message: string; file: string }[] {
@@ -190,6 +198,13 @@ export async function runScenario(ctx: RunContext, spec: ScenarioSpec, index: nu
       prewarmS = await prewarm(ctx, worker.url, Number(vars.POOL_MIN));
       ctx.log(`[${spec.name}] pool pre-warmed: ${vars.POOL_MIN} idle in ${prewarmS.toFixed(1)} s`);
     }
+    const thinkMs = thinkMsOf(spec, ctx);
+    if (spec.warmupRounds) {
+      ctx.log(`[${spec.name}] warm-up: ${spec.agents} agents × ${spec.warmupRounds} round(s), not measured`);
+      const warm = await runAgents({ apiUrl: worker.url, keys: ctx.keys.slice(0, spec.agents), repos, rounds: spec.warmupRounds, tag: `${ctx.runId}-${tag}-warmup`, retries: ctx.retries, thinkMs, signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.scenarioTimeoutMs)]) });
+      const failed = warm.filter((r) => !r.ok).length;
+      if (failed) ctx.log(`[${spec.name}] warm-up: ${failed} task(s) failed`);
+    }
     before = (await poolStats(ctx, worker.url)).counters;
     const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.scenarioTimeoutMs)]);
     ctx.log(`[${spec.name}] running ${spec.agents} agents × ${spec.rounds} rounds on ${spec.repos} repo(s)`);
@@ -197,7 +212,7 @@ export async function runScenario(ctx: RunContext, spec: ScenarioSpec, index: nu
     const cpu0 = sampleCpu(roots);
     const sampler = startProcSampler();
     const t0 = performance.now();
-    records = await runAgents({ apiUrl: worker.url, keys: ctx.keys.slice(0, spec.agents), repos, rounds: spec.rounds, tag: `${ctx.runId}-${tag}`, retries: ctx.retries, thinkMs: ctx.thinkMs, signal });
+    records = await runAgents({ apiUrl: worker.url, keys: ctx.keys.slice(0, spec.agents), repos, rounds: spec.rounds, tag: `${ctx.runId}-${tag}`, retries: ctx.retries, thinkMs, signal });
     wallS = (performance.now() - t0) / 1000;
     cpu = cpuDiff(cpu0, sampleCpu(roots), os.cpus().length);
     procs = sampler.stop();
@@ -235,7 +250,7 @@ export async function runScenario(ctx: RunContext, spec: ScenarioSpec, index: nu
     service_cpu_s_per_task: serviceCpuPerTask(cpu, sum.tasks_ok),
     idle_sandbox_s_per_task: idleSandboxPerTask(before, after.counters, sum.tasks_ok),
     busy_ms: sum.busy_ms,
-    think_ms: ctx.thinkMs,
+    think_ms: thinkMsOf(spec, ctx),
     warm_lease_ms: sum.warm_lease_ms,
     cold_lease_ms: sum.cold_lease_ms,
     lease_ms_by_source: sum.lease_ms_by_source,

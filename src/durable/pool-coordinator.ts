@@ -185,7 +185,20 @@ export class PoolCoordinator extends DurableObject<Env> {
     if (!r.ok) return r;
     const cur = await this.ctx.storage.getAlarm();
     if (cur === null || r.lease.expires_at < cur) await this.ctx.storage.setAlarm(r.lease.expires_at);
+    await this.#refillSoon();
     return r;
+  }
+
+  /**
+   * Runs maintenance at once when the idle pool has fallen below the demand target (a grant took a
+   * member, a release lowered the active count), instead of at the next periodic alarm: otherwise
+   * agents that lease again right after a release find the pool short and get cold sandboxes.
+   */
+  async #refillSoon(): Promise<void> {
+    const now = Date.now();
+    if (this.#db.draining() || this.#db.warmCount() >= this.#idleTarget(now)) return;
+    const cur = await this.ctx.storage.getAlarm();
+    if (cur === null || cur > now + 50) await this.ctx.storage.setAlarm(now + 10);
   }
 
   /** Records a lease on a member and marks the member leased (one synchronous block). */
@@ -205,7 +218,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     this.#db.leaveIdle(sandboxId, Date.now());
     this.#sql.exec(`UPDATE members SET state='leased', lease_id=? WHERE sandbox_id=?`, lease.id, sandboxId);
     this.#emit(lease.id, 'create');
-    if (req.agentId !== LANDER_AGENT) this.#db.recordArrival(Date.now());
+    if (req.agentId !== LANDER_AGENT) this.#db.recordArrival(Date.now(), this.#db.activeAgentLeases(LANDER_AGENT));
     this.#db.countLease(lease, Date.now() - t0, source !== 'cold');
     this.#log.info('lease_granted', { lease: lease.id, agent: req.agentId, repo: req.repoKey, source, mode: req.mode, wait_ms: Date.now() - t0 });
     return { ok: true, lease, existing: false, waitedMs: Date.now() - t0 };
@@ -378,7 +391,7 @@ export class PoolCoordinator extends DurableObject<Env> {
   /** Idle members to keep now, from recent demand, bounded by POOL_MIN and POOL_MAX. */
   #idleTarget(now: number): number {
     const s = this.settings();
-    return demandTarget(this.#db.burst(now, DEMAND_WINDOW_MS, DEMAND_BUCKET_MS), s.poolMin, s.poolMax);
+    return demandTarget({ peakActive: this.#db.peakActive(now, DEMAND_WINDOW_MS), activeNow: this.#db.activeAgentLeases(LANDER_AGENT) }, s.poolMin, s.poolMax);
   }
 
   /** Records the tip of a repo + branch the service has just seen (its own landing moved it, say). */
@@ -499,6 +512,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     const done = this.#scrubAndReturn(m.sandbox_id, s).finally(() => this.#scrubs.delete(m.sandbox_id));
     this.#scrubs.set(m.sandbox_id, done);
     this.ctx.waitUntil(done);
+    await this.#refillSoon();
   }
 
   /** Waits for every scrub in flight (tests, graceful operations). */

@@ -48,17 +48,30 @@ export function retireAt(createdAt: number, maxAgeS: number, rand: number): numb
   return createdAt + Math.round(maxAgeS * 1000 * jitter);
 }
 
-/** The demand window and bucket the pool sizes itself from. */
+/** The demand window the pool sizes itself from, and how often the coordinator looks again while it holds demand. */
 export const DEMAND_WINDOW_MS = 5 * 60_000;
 export const DEMAND_BUCKET_MS = 10_000;
 
+/** Recent demand as the coordinator records it at each grant. */
+export interface Demand {
+  /** The most agent leases active at once within the demand window (0: no lease in the window). */
+  peakActive: number;
+  /** Agent leases active now. */
+  activeNow: number;
+}
+
 /**
- * Idle members to keep: enough for the largest burst of lease arrivals seen in one bucket over the
- * demand window (so a repeat of it finds warm members while replacements are created), at least
- * POOL_MIN, at most POOL_MAX. With no recent demand the pool shrinks to POOL_MIN.
+ * Idle members to keep: as many as it takes to bring the leased and idle members back up to the
+ * window's peak of concurrent leases, plus one spare while there is demand (an agent that releases
+ * and leases again at once finds it while its old member is scrubbed), at least POOL_MIN, at most
+ * POOL_MAX. Agents that lease, release and lease again need no more members than they hold at once,
+ * so a pool sized on concurrency pays for far fewer idle sandboxes than one sized on arrival counts
+ * or a fixed POOL_MIN; a repeat of the peak after a quiet spell finds the members warm. With no
+ * lease in the window the pool shrinks to POOL_MIN.
  */
-export function demandTarget(burst: number, poolMin: number, poolMax: number): number {
-  return Math.max(poolMin, Math.min(poolMax, burst));
+export function demandTarget(d: Demand, poolMin: number, poolMax: number): number {
+  const wanted = d.peakActive > 0 ? Math.max(0, d.peakActive - d.activeNow) + 1 : 0;
+  return Math.max(poolMin, Math.min(poolMax, wanted));
 }
 
 /** How many members to create now to keep `min` idle without passing `max` total. */

@@ -45,6 +45,9 @@ export const MIGRATIONS_SQL = [
   `CREATE TABLE IF NOT EXISTS repo_tips (repo_key TEXT NOT NULL, branch TEXT NOT NULL, repo_url TEXT NOT NULL, sha TEXT, checked_at INTEGER NOT NULL, PRIMARY KEY (repo_key, branch))`,
   // Why a lease failed, as its owner may read it (JSON {code, message}; public text only).
   `ALTER TABLE leases ADD COLUMN failure TEXT`,
+  // The agent leases active when each arrival was granted (demand sizing on peak concurrency).
+  `ALTER TABLE arrivals ADD COLUMN active INTEGER NOT NULL DEFAULT 1`,
+  `CREATE INDEX IF NOT EXISTS members_state ON members(state)`,
 ];
 
 /** Pool settings from the parsed config. */

@@ -92,15 +92,20 @@ export class PoolStore {
       : this.rows<LeaseRecord>(`SELECT * FROM leases WHERE status IN ${ACTIVE} ORDER BY created_at, id LIMIT ?`, limit);
   }
 
-  /** Records a lease arrival for demand-based sizing. */
-  recordArrival(now: number): void {
-    this.sql.exec(`INSERT INTO arrivals(at) VALUES (?)`, now);
+  /** Records a lease arrival for demand-based sizing, with the agent leases active once it is granted. */
+  recordArrival(now: number, active: number): void {
+    this.sql.exec(`INSERT INTO arrivals(at, active) VALUES (?, ?)`, now, active);
   }
 
-  /** The most lease arrivals in one `bucketMs` bucket within the last `windowMs`; older arrivals are dropped. */
-  burst(now: number, windowMs: number, bucketMs: number): number {
+  /** Agent leases active now: leased members, the landers' own leases left out. */
+  activeAgentLeases(landerAgent: string): number {
+    return this.one(`SELECT count(*) AS n FROM members m JOIN leases l ON l.id = m.lease_id WHERE m.state = 'leased' AND l.agent_id != ?`, landerAgent);
+  }
+
+  /** The most agent leases active at once within the last `windowMs` (0 when none arrived); older arrivals are dropped. */
+  peakActive(now: number, windowMs: number): number {
     this.sql.exec(`DELETE FROM arrivals WHERE at <= ?`, now - windowMs);
-    return this.one(`SELECT coalesce(max(c), 0) AS n FROM (SELECT count(*) AS c FROM arrivals GROUP BY at / ?)`, bucketMs);
+    return this.one(`SELECT coalesce(max(active), 0) AS n FROM arrivals`);
   }
 
   /** Every member. */
@@ -138,9 +143,13 @@ export class PoolStore {
     return this.rows<LeaseRecord>(`SELECT * FROM leases WHERE status IN ${ACTIVE} AND expires_at <= ?`, now);
   }
 
-  /** Pooled members that are idle or being created (what counts towards POOL_MIN). */
+  /**
+   * Pooled members that are idle or will be soon: being created, scrubbed after a release or
+   * refreshed (what counts towards the idle target; a scrub that fails terminates its member, and
+   * the next maintenance makes up for it).
+   */
   warmCount(): number {
-    return this.one(`SELECT count(*) AS n FROM members WHERE mode='pooled' AND state IN ('idle','creating')`);
+    return this.one(`SELECT count(*) AS n FROM members WHERE mode='pooled' AND state IN ('idle','creating','scrubbing','refreshing')`);
   }
 
   /** Member gauges, counters, active leases and the idle members (the stored part of PoolStats). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backoffMs, decideGrant, lockName } from '../../src/lock/rules.ts';
-import { createDelayMs, pickIdle, refillCount, retireAt, type Member } from '../../src/pool/decide.ts';
+import { createDelayMs, demandTarget, pickIdle, refillCount, retireAt, type Member } from '../../src/pool/decide.ts';
 import { modeFor } from '../../src/pool/rollout.ts';
 
 const m = (id: string, over: Partial<Member> = {}): Member => ({ sandbox_id: id, state: 'idle', repo_key: null, home: '/h', created_at: 0, retire_at: 1e15, lease_id: null, mode: 'pooled', ...over });
@@ -29,6 +29,19 @@ describe('pool arithmetic', () => {
     expect(refillCount(1, 5, 3, 10)).toBe(2);
     expect(refillCount(1, 9, 3, 10)).toBe(1);
     expect(refillCount(4, 4, 3, 10)).toBe(0);
+  });
+  it('sizes the idle pool to the peak of concurrent leases still missing, plus one spare, within POOL_MIN..POOL_MAX', () => {
+    // Quiet window: POOL_MIN only.
+    expect(demandTarget({ peakActive: 0, activeNow: 0 }, 2, 10)).toBe(2);
+    expect(demandTarget({ peakActive: 0, activeNow: 0 }, 0, 10)).toBe(0);
+    // After a peak of 4, with nothing leased now: the 4 come back warm, plus a spare.
+    expect(demandTarget({ peakActive: 4, activeNow: 0 }, 0, 10)).toBe(5);
+    // At the peak, only the spare (a release followed by a lease at once).
+    expect(demandTarget({ peakActive: 4, activeNow: 4 }, 0, 10)).toBe(1);
+    expect(demandTarget({ peakActive: 4, activeNow: 3 }, 0, 10)).toBe(2);
+    // Bounds.
+    expect(demandTarget({ peakActive: 40, activeNow: 0 }, 0, 10)).toBe(10);
+    expect(demandTarget({ peakActive: 4, activeNow: 4 }, 3, 10)).toBe(3);
   });
   it('jitters retirement within ±10 % of the max age', () => {
     expect(retireAt(0, 100, 0)).toBe(90_000);
