@@ -78,6 +78,8 @@ export const gitOperations = pgTable(
     index('git_operations_lease_id_idx').on(t.leaseId),
     index('git_operations_started_at_idx').on(t.startedAt),
     index('git_operations_op_idx').on(t.op),
+    // /v1/operations pages one agent's rows by id.
+    index('git_operations_agent_id_id_idx').on(t.agentId, t.id),
   ],
 );
 

@@ -1,0 +1,1 @@
+CREATE INDEX "git_operations_agent_id_id_idx" ON "git_operations" USING btree ("agent_id","id");
