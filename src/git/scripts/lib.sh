@@ -50,6 +50,21 @@ clone_repo() {
   cd repo || fail clone "$EXIT_CLONE"
 }
 
+# append_config <name> <email> <header>: appends a lease's settings (user.name, user.email,
+# rebase.autoStash, one http.extraHeader) to ./.git/config in one write, with no git process. Only for
+# a config that has none of them yet. Values are written quoted (backslash and double quote escaped);
+# a value with a control character is refused.
+append_config() {
+  local v q=() out
+  for v in "$@"; do
+    case "$v" in *[[:cntrl:]]*) return 1 ;; esac
+    v=${v//\\/\\\\}
+    q+=("\"${v//\"/\\\"}\"")
+  done
+  printf -v out '[user]\n\tname = %s\n\temail = %s\n[rebase]\n\tautoStash = true\n[http]\n\textraHeader = %s\n' "${q[@]}"
+  printf '%s' "$out" >> .git/config
+}
+
 # rebase_or_report <rebase args…>: rebases; on a conflict prints the conflicted paths between
 # __GS_CONFLICTS_BEGIN and __GS_CONFLICTS_END, aborts (the tree is as before) and exits CONFLICT.
 rebase_or_report() {
