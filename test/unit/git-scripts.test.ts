@@ -21,6 +21,7 @@ import {
   parseSyncLanded,
 } from '../../src/git/script-results.ts';
 import { QUEUE_PREFIX } from '../../src/gateway/ref-rules.ts';
+import { serviceGitEnv } from '../../src/git/env.ts';
 import { World, git, runScript } from './script-harness.ts';
 
 // Each test runs several git processes; a busy machine needs more than the default 5 s.
@@ -104,8 +105,10 @@ describe('prepare.sh on a clone the pool verified fresh', () => {
       commands: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : []),
     };
   }
+  // As the service runs it: its git settings (the lease's header among them) come in GIT_CONFIG_* vars.
   const lease = (home: string, over: Record<string, string> = {}) => ({
-    HOME: home, GS_URL: w.remote, GS_BRANCH: 'main', GS_AGENT_BRANCH: 'agent/a/t', GS_AGENT: 'a', GS_AUTH: 'Basic abc', GS_EXPECT: w.remoteRef('main'), ...over,
+    HOME: home, GS_URL: w.remote, GS_BRANCH: 'main', GS_AGENT_BRANCH: 'agent/a/t', GS_AGENT: 'a', GS_AUTH: 'Basic abc', GS_EXPECT: w.remoteRef('main'),
+    ...serviceGitEnv({ authorization: over.GS_AUTH ?? 'Basic abc' }), ...over,
   });
 
   it('checks out the agent branch with three git commands and no network, and writes the lease config once', () => {
@@ -124,6 +127,20 @@ describe('prepare.sh on a clone the pool verified fresh', () => {
     expect(git(repo, 'config', 'rebase.autoStash')).toBe('true');
     expect(git(repo, 'config', 'git-sandbox.base')).toBe('main');
     expect(git(repo, 'status', '--porcelain')).toBe('');
+  });
+
+  it('takes the short path on a clone a scrub returned', () => {
+    const repo = w.lease();
+    const home = path.dirname(repo);
+    // The scrub keeps only a clone of the gateway's http(s) URL; the short path runs no network command.
+    const url = 'http://127.0.0.1:9/o/r.git';
+    git(repo, 'config', 'remote.origin.url', url);
+    const scrub = runScript('scrub', { GS_HOME: home, GS_TIP: w.remoteRef('main'), GS_URL: url, HOME: path.join(w.root, 'nohome'), E2B_SANDBOX_ID: `test-${Date.now()}` });
+    expect(parseScrub(scrub)).toMatchObject({ clean: true });
+    const g = gitLog();
+    expect(parsePrepare(runScript('prepare', { ...lease(home, { GS_URL: url }), ...g.env }))).toMatchObject({ kind: 'ready', fetched: false });
+    expect(g.commands()).toHaveLength(3);
+    expect(git(repo, 'config', '--get-all', 'http.extraHeader')).toBe('Authorization: Basic abc');
   });
 
   it('writes values with quotes, backslashes and comment characters so git reads them back exactly', () => {

@@ -32,7 +32,8 @@ case "${GS_DEPTH:-}" in "") ;; *[!0-9]*|0*) fail depth ;; *) shape+=(--depth "$G
 case "${GS_FILTER:-}" in "") ;; blob:none) shape+=("--filter=$GS_FILTER") ;; *) fail filter ;; esac
 reuse=0; fresh=0; leased=""; url=""; promisor=""; base=""
 if [ -d repo/.git ]; then
-  # One read of the clone's config: its origin, its base, whether it is partial, and whether a lease's settings are there.
+  # One read of the clone's own config (--local: the service's GIT_CONFIG_* settings are not the clone's): its origin,
+  # its base, whether it is partial, and whether a lease's settings are there.
   while read -r k v; do
     case "$k" in
       remote.origin.url) url=$v ;;
@@ -40,7 +41,7 @@ if [ -d repo/.git ]; then
       git-sandbox.base) base=$v ;;
       *) leased=1 ;;
     esac
-  done < <(git -C repo config --get-regexp '^(remote\.origin\.(url|promisor)|git-sandbox\.base|user\.(name|email)|rebase\.autostash|http\.(.*\.)?extraheader)$' 2>/dev/null)
+  done < <(git -C repo config --local --get-regexp '^(remote\.origin\.(url|promisor)|git-sandbox\.base|user\.(name|email)|rebase\.autostash|http\.(.*\.)?extraheader)$' 2>/dev/null)
   [ "$url" = "$GS_URL" ] && reuse=1
   # A partial clone fetches missing blobs on demand; a lease that asked for all of them gets a new clone.
   [ -z "${GS_FILTER:-}" ] && [ -n "$promisor" ] && reuse=0
