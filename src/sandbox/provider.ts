@@ -49,7 +49,7 @@ export function providerOptions(cfg: Config): ProviderOptions {
  */
 export const ENVD_REQUEST_TIMEOUT_MS = 20_000;
 
-/** Extra life asked for whenever a connect has to extend a sandbox, so the next leases of it need no connect. */
+/** Extra life asked for on a create and on a connect that has to extend a sandbox, so the next callers need no connect. */
 export const EXTEND_SLACK_MS = 15 * 60_000;
 
 /** Routes kept per isolate at most (oldest dropped first). */
@@ -124,11 +124,13 @@ export function forgetSandbox(sandboxId: string): void {
   routes.delete(sandboxId);
 }
 
-/** Creates a sandbox that lives `timeoutMs` unless extended; returns its provider id. */
+/** Creates a sandbox that lives `timeoutMs` (plus EXTEND_SLACK_MS) unless extended; returns its provider id. */
 export async function createSandbox(p: ProviderOptions, timeoutMs: number, metadata: Record<string, string>): Promise<string> {
   const t0 = Date.now();
-  const info = await withDeadline(p.requestTimeoutMs, (o) => RoutedSandbox.created(p.template, timeoutMs, { ...conn(p), ...o, metadata }));
-  remember(info.sandboxId, routeOf(info, t0 + timeoutMs));
+  // With the slack, the setup that follows finds the route (it asks for the same life a moment later).
+  const ask = timeoutMs + EXTEND_SLACK_MS;
+  const info = await withDeadline(p.requestTimeoutMs, (o) => RoutedSandbox.created(p.template, ask, { ...conn(p), ...o, metadata }));
+  remember(info.sandboxId, routeOf(info, t0 + ask));
   return info.sandboxId;
 }
 

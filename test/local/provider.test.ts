@@ -35,17 +35,18 @@ describe('route cache', () => {
   it('reaches a sandbox it created or connected to without a connect while the sandbox is known to live long enough', async () => {
     const id = await sandbox(60_000);
     const connect = vi.spyOn(Sandbox as unknown as { connectSandbox: () => unknown }, 'connectSandbox');
-    const first = await attachSandbox(p(), id, 30_000);
+    const first = await attachSandbox(p(), id, 60_000);
     expect(first.cached).toBe(true);
     expect((await run(first.sbx, 'echo hi')).stdout).toBe('hi\n');
     expect(connect).not.toHaveBeenCalled();
     // Longer than the sandbox is known to live: a connect extends it, with the slack on top.
-    const longer = await attachSandbox(p(), id, 600_000);
+    const need = 60_000 + EXTEND_SLACK_MS + 60_000;
+    const longer = await attachSandbox(p(), id, need);
     expect(longer.cached).toBe(false);
     expect(connect).toHaveBeenCalledTimes(1);
     const { endAt } = await Sandbox.getInfo(id, opts);
-    expect(endAt.getTime()).toBeGreaterThan(Date.now() + 600_000 + EXTEND_SLACK_MS - 60_000);
-    expect((await attachSandbox(p(), id, 600_000 + EXTEND_SLACK_MS / 2)).cached).toBe(true);
+    expect(endAt.getTime()).toBeGreaterThan(Date.now() + need + EXTEND_SLACK_MS - 60_000);
+    expect((await attachSandbox(p(), id, need + EXTEND_SLACK_MS / 2)).cached).toBe(true);
   });
 
   it('tells a sandbox killed behind its back apart: the call through the cached route fails, then SANDBOX_UNAVAILABLE', async () => {
