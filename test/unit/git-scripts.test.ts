@@ -442,6 +442,16 @@ describe('scrub.sh', () => {
     expect(spawnSync('git', ['-C', repo, 'config', '--get', 'core.fsmonitor']).status).toBe(1);
   });
 
+  it('writes the rebuilt config so git reads back a URL and base that need quoting', () => {
+    const repo = w.lease('agent/a/t', 'main');
+    const url = 'http://127.0.0.1:9/o/r"q\\s;#.git';
+    git(repo, 'config', 'remote.origin.url', url);
+    const r = runScript('scrub', { GS_HOME: path.dirname(repo), GS_TIP: w.remoteRef('main'), GS_URL: url, HOME: path.join(w.root, 'nohome'), E2B_SANDBOX_ID: `test-${Date.now()}` });
+    expect(parseScrub(r)).toMatchObject({ clean: true, base: w.remoteRef('main') });
+    expect(git(repo, 'config', '--get', 'remote.origin.url')).toBe(url);
+    expect(git(repo, 'config', '--get', 'remote.origin.fetch')).toBe('+refs/heads/main:refs/remotes/origin/main');
+  });
+
   it('ends the processes of the sandbox it scrubs', () => {
     const repo = w.lease();
     const sid = `test-${Date.now()}`;

@@ -50,19 +50,22 @@ clone_repo() {
   cd repo || fail clone "$EXIT_CLONE"
 }
 
+# quote_config <var> <value>: sets <var> to <value> as a double-quoted git config value (backslash
+# and double quote escaped), so git reads back exactly <value>; fails on a control character.
+quote_config() {
+  local v=$2
+  case "$v" in *[[:cntrl:]]*) return 1 ;; esac
+  v=${v//\\/\\\\}
+  printf -v "$1" '"%s"' "${v//\"/\\\"}"
+}
+
 # append_config <name> <email> <header>: appends a lease's settings (user.name, user.email,
 # rebase.autoStash, one http.extraHeader) to ./.git/config in one write, with no git process. Only for
-# a config that has none of them yet. Values are written quoted (backslash and double quote escaped);
-# a value with a control character is refused.
+# a config that has none of them yet; a value with a control character is refused (nothing written).
 append_config() {
-  local v q=() out
-  for v in "$@"; do
-    case "$v" in *[[:cntrl:]]*) return 1 ;; esac
-    v=${v//\\/\\\\}
-    q+=("\"${v//\"/\\\"}\"")
-  done
-  printf -v out '[user]\n\tname = %s\n\temail = %s\n[rebase]\n\tautoStash = true\n[http]\n\textraHeader = %s\n' "${q[@]}"
-  printf '%s' "$out" >> .git/config
+  local n e h
+  quote_config n "$1" && quote_config e "$2" && quote_config h "$3" || return 1
+  printf '[user]\n\tname = %s\n\temail = %s\n[rebase]\n\tautoStash = true\n[http]\n\textraHeader = %s\n' "$n" "$e" "$h" >> .git/config
 }
 
 # rebase_or_report <rebase args…>: rebases; on a conflict prints the conflicted paths between
