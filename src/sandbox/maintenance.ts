@@ -4,11 +4,11 @@ import { precloneScript, setupScript } from '../git/scripts.ts';
 import { scrubScript } from '../git/scrub-script.ts';
 import { refreshScript } from '../git/refresh-script.ts';
 import { serviceGitEnv } from '../git/env.ts';
-import { connectSandbox, run, type ProviderOptions } from './provider.ts';
+import { attachSandbox, ENVD_REQUEST_TIMEOUT_MS, run, withDeadline, type ProviderOptions } from './provider.ts';
 
 /** Returns a fresh sandbox's $HOME. */
 export async function setupSandbox(p: ProviderOptions, sandboxId: string, timeoutMs: number): Promise<string> {
-  const sbx = await connectSandbox(p, sandboxId, timeoutMs);
+  const { sbx } = await attachSandbox(p, sandboxId, timeoutMs);
   const r = await run(sbx, setupScript(), { timeoutMs: 30_000 });
   const home = markers(r.stdout).HOME;
   if (r.exitCode !== 0 || !home) throw new Error(`sandbox setup failed (exit ${r.exitCode})`);
@@ -24,11 +24,12 @@ const NO_HOME = '/proc/self/gs-no-home';
  * script verified all of it; false means the member must be destroyed.
  */
 export async function scrubSandbox(p: ProviderOptions, sandboxId: string, timeoutMs: number, clone: { tip: string | null; url: string; authorization: string } | null = null): Promise<{ clean: boolean; base: string | null }> {
-  const sbx = await connectSandbox(p, sandboxId, timeoutMs);
-  const procs = await sbx.commands.list();
-  await Promise.all(procs.map((pr) => sbx.commands.kill(pr.pid).catch(() => false)));
+  // A failed call through a cached handle fails the scrub, and the member is replaced, as after a failed connect.
+  const { sbx } = await attachSandbox(p, sandboxId, timeoutMs);
+  const procs = await withDeadline(ENVD_REQUEST_TIMEOUT_MS, (o) => sbx.commands.list(o));
+  await Promise.all(procs.map((pr) => withDeadline(ENVD_REQUEST_TIMEOUT_MS, (o) => sbx.commands.kill(pr.pid, o)).catch(() => false)));
   // The home comes from envd's file service, not from a shell the tenant's dotfiles could steer.
-  const home = (await sbx.files.getInfo('~')).path;
+  const home = (await withDeadline(ENVD_REQUEST_TIMEOUT_MS, (o) => sbx.files.getInfo('~', o))).path;
   if (!home.startsWith('/')) return { clean: false, base: null };
   const r = await run(sbx, scrubScript(), { timeoutMs: 120_000, envs: { GS_HOME: home, HOME: NO_HOME, GS_TIP: clone?.tip ?? '', GS_URL: clone?.url ?? '', GS_AUTH: clone?.authorization ?? '' } });
   const m = markers(r.stdout);
@@ -40,7 +41,7 @@ export async function scrubSandbox(p: ProviderOptions, sandboxId: string, timeou
  * credential) and returns the commit it is at; throws when the fetch failed.
  */
 export async function refreshClone(p: ProviderOptions, sandboxId: string, timeoutMs: number, branch: string, authorization: string): Promise<string> {
-  const sbx = await connectSandbox(p, sandboxId, timeoutMs);
+  const { sbx } = await attachSandbox(p, sandboxId, timeoutMs);
   const r = await run(sbx, refreshScript(), { timeoutMs: 120_000, envs: { GS_BRANCH: branch, ...serviceGitEnv({ authorization }) } });
   const base = markers(r.stdout).BASE;
   if (r.exitCode !== 0 || !base) throw new Error(`refresh failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n').slice(-3).join(' | ').slice(0, 300)}`);
@@ -55,7 +56,7 @@ export async function precloneSandbox(
   repo: { gatewayUrl: string; branch: string },
   authorization: string,
 ): Promise<boolean> {
-  const sbx = await connectSandbox(p, sandboxId, timeoutMs);
+  const { sbx } = await attachSandbox(p, sandboxId, timeoutMs);
   // A read-only member credential, live only while the member is being created.
   const r = await run(sbx, precloneScript(), {
     timeoutMs: 120_000,

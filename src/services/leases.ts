@@ -9,7 +9,7 @@ import { agentNamespace } from '../gateway/ref-rules.ts';
 import { assertBranchName, parseRepoUrl, repoAllowed } from '../git/validate.ts';
 import { modeFor } from '../pool/rollout.ts';
 import type { AcquireResult, LeaseLookup, LeaseRecord } from '../pool/types.ts';
-import { connectSandbox, providerOptions, run, type Sandbox } from '../sandbox/provider.ts';
+import { attachSandbox, confirmAlive, connectSandbox, providerOptions, run, type Sandbox } from '../sandbox/provider.ts';
 import { poolStub, type ServiceContext } from './context.ts';
 
 /** The public view of a lease (no provider ids, no tokens). */
@@ -186,7 +186,9 @@ async function prepareLease(ctx: ServiceContext, lease: LeaseRecord, clone?: Clo
  */
 export async function prepare(ctx: ServiceContext, lease: LeaseRecord, clone: CloneOptions = {}): Promise<{ workdir: string; home: string; base?: { commit: string; fetched: boolean } }> {
   const p = providerOptions(ctx.cfg);
-  const sbx = await connectSandbox(p, lease.sandbox_id, connectTimeoutMs(lease));
+  // A member this isolate connected to lately, and known to live past the lease, is reached without
+  // a control-plane call; if the sandbox died since, the failure is checked against the control plane.
+  const { sbx, cached } = await attachSandbox(p, lease.sandbox_id, connectTimeoutMs(lease));
   const authorization = await gatewayAuthorization(ctx.cfg.ERROR_ENCRYPTION_KEY, lease.id);
   const r = await run(sbx, prepareScript(), {
     timeoutMs: 120_000,
@@ -202,6 +204,9 @@ export async function prepare(ctx: ServiceContext, lease: LeaseRecord, clone: Cl
       GS_FILTER: clone.filter ?? '',
       ...serviceGitEnv({ authorization }),
     },
+  }).catch(async (e: unknown) => {
+    if (cached) await confirmAlive(p, lease.sandbox_id);
+    throw e;
   });
   const m = markers(r.stdout);
   if (r.exitCode === EXIT.NO_BRANCH) throw new AppError('BRANCH_NOT_FOUND', `branch ${lease.branch} does not exist in ${lease.repo_url}`, { details: { field: 'branch' } });

@@ -21,6 +21,7 @@ import {
   parseSyncLanded,
 } from '../../src/git/script-results.ts';
 import { QUEUE_PREFIX } from '../../src/gateway/ref-rules.ts';
+import { serviceGitEnv } from '../../src/git/env.ts';
 import { World, git, runScript } from './script-harness.ts';
 
 // Each test runs several git processes; a busy machine needs more than the default 5 s.
@@ -88,6 +89,90 @@ describe('prepare.sh with GS_EXPECT', () => {
     runScript('prepare', env);
     w.commitAndPush(w.clone('other'), 'main', { 'later.txt': 'l' });
     expect(parsePrepare(runScript('prepare', { ...env, GS_EXPECT: seen }))).toMatchObject({ kind: 'ready', base: seen, fetched: false });
+  });
+});
+
+describe('prepare.sh on a clone the pool verified fresh', () => {
+  // A `git` first on PATH that logs each command's subcommand and runs the real one.
+  function gitLog(): { env: Record<string, string>; commands: () => string[] } {
+    const bin = path.join(w.root, 'logbin');
+    const log = path.join(w.root, 'git.log');
+    const real = spawnSync('bash', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
+    fs.mkdirSync(bin, { recursive: true });
+    fs.writeFileSync(path.join(bin, 'git'), `#!/bin/bash\nprintf '%s\\n' "$*" >> ${JSON.stringify(log)}\nexec ${JSON.stringify(real)} "$@"\n`, { mode: 0o755 });
+    return {
+      env: { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` },
+      commands: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : []),
+    };
+  }
+  // As the service runs it: its git settings (the lease's header among them) come in GIT_CONFIG_* vars.
+  const lease = (home: string, over: Record<string, string> = {}) => ({
+    HOME: home, GS_URL: w.remote, GS_BRANCH: 'main', GS_AGENT_BRANCH: 'agent/a/t', GS_AGENT: 'a', GS_AUTH: 'Basic abc', GS_EXPECT: w.remoteRef('main'),
+    ...serviceGitEnv({ authorization: over.GS_AUTH ?? 'Basic abc' }), ...over,
+  });
+
+  it('checks out the agent branch with three git commands and no network, and writes the lease config once', () => {
+    const home = w.home();
+    runScript('preclone', { HOME: home, GS_URL: w.remote, GS_BRANCH: 'main' });
+    const g = gitLog();
+    const r = parsePrepare(runScript('prepare', { ...lease(home, { GS_AGENT: 'bot.7_x-y' }), ...g.env }));
+    const repo = path.join(home, 'repo');
+    expect(r).toEqual({ kind: 'ready', home, workdir: repo, base: w.remoteRef('main'), fetched: false });
+    expect(g.commands().map((c) => c.split(' ').find((a) => !a.startsWith('-') && a !== 'repo'))).toEqual(['config', 'rev-parse', 'checkout']);
+    expect(git(repo, 'symbolic-ref', '--short', 'HEAD')).toBe('agent/a/t');
+    expect(git(repo, 'rev-parse', 'HEAD')).toBe(w.remoteRef('main'));
+    expect(git(repo, 'config', '--get-all', 'http.extraHeader')).toBe('Authorization: Basic abc');
+    expect(git(repo, 'config', 'user.name')).toBe('bot.7_x-y');
+    expect(git(repo, 'config', 'user.email')).toBe('bot.7_x-y@agents.git-sandbox.invalid');
+    expect(git(repo, 'config', 'rebase.autoStash')).toBe('true');
+    expect(git(repo, 'config', 'git-sandbox.base')).toBe('main');
+    expect(git(repo, 'status', '--porcelain')).toBe('');
+  });
+
+  it('takes the short path on a clone a scrub returned', () => {
+    const repo = w.lease();
+    const home = path.dirname(repo);
+    // The scrub keeps only a clone of the gateway's http(s) URL; the short path runs no network command.
+    const url = 'http://127.0.0.1:9/o/r.git';
+    git(repo, 'config', 'remote.origin.url', url);
+    const scrub = runScript('scrub', { GS_HOME: home, GS_TIP: w.remoteRef('main'), GS_URL: url, HOME: path.join(w.root, 'nohome'), E2B_SANDBOX_ID: `test-${Date.now()}` });
+    expect(parseScrub(scrub)).toMatchObject({ clean: true });
+    const g = gitLog();
+    expect(parsePrepare(runScript('prepare', { ...lease(home, { GS_URL: url }), ...g.env }))).toMatchObject({ kind: 'ready', fetched: false });
+    expect(g.commands()).toHaveLength(3);
+    expect(git(repo, 'config', '--get-all', 'http.extraHeader')).toBe('Authorization: Basic abc');
+  });
+
+  it('writes values with quotes, backslashes and comment characters so git reads them back exactly', () => {
+    const home = w.home();
+    runScript('preclone', { HOME: home, GS_URL: w.remote, GS_BRANCH: 'main' });
+    const odd = 'a\\b"c;d#e & f ';
+    expect(parsePrepare(runScript('prepare', lease(home, { GS_AGENT: odd, GS_AUTH: 'Bearer x"y\\z' })))).toMatchObject({ kind: 'ready', fetched: false });
+    const repo = path.join(home, 'repo');
+    const name = spawnSync('git', ['config', '--get', 'user.name'], { cwd: repo, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' } }).stdout;
+    expect(name).toBe(`${odd}\n`);
+    expect(git(repo, 'config', '--get-all', 'http.extraHeader')).toBe('Authorization: Bearer x"y\\z');
+  });
+
+  it('leaves a value with a control character to git, so it stays one value and adds no config section', () => {
+    const home = w.home();
+    runScript('preclone', { HOME: home, GS_URL: w.remote, GS_BRANCH: 'main' });
+    const sneaky = 'a\n[core]\n\thooksPath = /tmp';
+    expect(parsePrepare(runScript('prepare', lease(home, { GS_AGENT: sneaky })))).toMatchObject({ kind: 'ready', fetched: false });
+    const repo = path.join(home, 'repo');
+    expect(read(path.join(repo, '.git'), 'config')).not.toMatch(/^\s*hooksPath/m);
+    expect(git(repo, 'config', '--get-all', 'http.extraHeader')).toBe('Authorization: Basic abc');
+  });
+
+  it('replaces the settings of a clone a lease already configured, keeping one credential header', () => {
+    const home = w.home();
+    runScript('prepare', { HOME: home, GS_URL: w.remote, GS_BRANCH: 'main', GS_AGENT_BRANCH: 'agent/a/t', GS_AGENT: 'a', GS_AUTH: 'Basic old' });
+    const repo = path.join(home, 'repo');
+    w.write(repo, { 'junk.txt': 'x' });
+    expect(parsePrepare(runScript('prepare', lease(home, { GS_AGENT_BRANCH: 'agent/b/u', GS_AGENT: 'b', GS_AUTH: 'Basic new' })))).toMatchObject({ kind: 'ready', fetched: false });
+    expect(git(repo, 'config', '--get-all', 'http.extraHeader')).toBe('Authorization: Basic new');
+    expect(git(repo, 'config', '--get-all', 'user.name')).toBe('b');
+    expect(git(repo, 'status', '--porcelain')).toBe('');
   });
 });
 
@@ -355,6 +440,16 @@ describe('scrub.sh', () => {
     expect(git(repo, 'status', '--porcelain', '--ignored')).toBe('');
     expect(git(repo, 'config', '--get', 'remote.origin.url')).toBe(url);
     expect(spawnSync('git', ['-C', repo, 'config', '--get', 'core.fsmonitor']).status).toBe(1);
+  });
+
+  it('writes the rebuilt config so git reads back a URL and base that need quoting', () => {
+    const repo = w.lease('agent/a/t', 'main');
+    const url = 'http://127.0.0.1:9/o/r"q\\s;#.git';
+    git(repo, 'config', 'remote.origin.url', url);
+    const r = runScript('scrub', { GS_HOME: path.dirname(repo), GS_TIP: w.remoteRef('main'), GS_URL: url, HOME: path.join(w.root, 'nohome'), E2B_SANDBOX_ID: `test-${Date.now()}` });
+    expect(parseScrub(r)).toMatchObject({ clean: true, base: w.remoteRef('main') });
+    expect(git(repo, 'config', '--get', 'remote.origin.url')).toBe(url);
+    expect(git(repo, 'config', '--get', 'remote.origin.fetch')).toBe('+refs/heads/main:refs/remotes/origin/main');
   });
 
   it('ends the processes of the sandbox it scrubs', () => {

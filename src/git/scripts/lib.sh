@@ -50,6 +50,24 @@ clone_repo() {
   cd repo || fail clone "$EXIT_CLONE"
 }
 
+# quote_config <var> <value>: sets <var> to <value> as a double-quoted git config value (backslash
+# and double quote escaped), so git reads back exactly <value>; fails on a control character.
+quote_config() {
+  local v=$2
+  case "$v" in *[[:cntrl:]]*) return 1 ;; esac
+  v=${v//\\/\\\\}
+  printf -v "$1" '"%s"' "${v//\"/\\\"}"
+}
+
+# append_config <name> <email> <header>: appends a lease's settings (user.name, user.email,
+# rebase.autoStash, one http.extraHeader) to ./.git/config in one write, with no git process. Only for
+# a config that has none of them yet; a value with a control character is refused (nothing written).
+append_config() {
+  local n e h
+  quote_config n "$1" && quote_config e "$2" && quote_config h "$3" || return 1
+  printf '[user]\n\tname = %s\n\temail = %s\n[rebase]\n\tautoStash = true\n[http]\n\textraHeader = %s\n' "$n" "$e" "$h" >> .git/config
+}
+
 # rebase_or_report <rebase args…>: rebases; on a conflict prints the conflicted paths between
 # __GS_CONFLICTS_BEGIN and __GS_CONFLICTS_END, aborts (the tree is as before) and exits CONFLICT.
 rebase_or_report() {

@@ -80,9 +80,11 @@ expected_config() {
   printf '%s\n' core.repositoryformatversion=0 core.filemode=true core.bare=false core.logallrefupdates=true \
     "remote.origin.url=$url" "remote.origin.fetch=+refs/heads/$base:refs/remotes/origin/$base" "git-sandbox.base=$base"
 }
+# It is written in one go, with no git process; verify() reads it back through git against expected_config.
 write_config() {
-  local kv
-  while IFS= read -r kv; do g config --file "$1" "${kv%%=*}" "${kv#*=}" || return 1; done < <(expected_config)
+  local qurl qfetch qbase
+  quote_config qurl "$url" && quote_config qfetch "+refs/heads/$base:refs/remotes/origin/$base" && quote_config qbase "$base" || return 1
+  printf '[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n[remote "origin"]\n\turl = %s\n\tfetch = %s\n[git-sandbox]\n\tbase = %s\n' "$qurl" "$qfetch" "$qbase" > "$1"
 }
 # Rebuilds $home/repo/.git as a fresh clone of refs/remotes/origin/<base>: a new empty git dir (no
 # template, so no hooks, info or description) with the fixed config (a shallow clone keeps its
