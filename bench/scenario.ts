@@ -66,9 +66,11 @@ export function scenarioVars(spec: ScenarioSpec, ctx: Pick<RunContext, 'createPe
     PREWARM_REPOS: pooled && ctx.prewarmRepos ? repoUrls.join(',') : '',
     POOLED_PERCENT: pooled ? '100' : '0',
     POOL_MIN: String(pooled ? Math.min(spec.agents, ctx.poolCap) : 0),
-    POOL_MAX: String(pooled ? spec.agents : 0),
-    // One lander sandbox per repo (the service-owned sandbox batched landings run in) on top of the agents'.
-    MAX_SANDBOXES: String(spec.agents + spec.repos),
+    // Pooled: room for the one spare demand sizing keeps, so an agent that leases again right after
+    // a release finds a member instead of waiting for its old one's scrub.
+    POOL_MAX: String(pooled ? spec.agents + 1 : 0),
+    // One lander sandbox per repo (the service-owned sandbox batched landings run in) on top of the agents' (and the spare).
+    MAX_SANDBOXES: String(spec.agents + spec.repos + (pooled ? 1 : 0)),
     CREATE_PER_SEC: String(ctx.createPerSec),
     LEASE_WAIT_MS: '60000',
     MAX_WAITERS: '1000',
