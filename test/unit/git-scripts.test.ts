@@ -243,7 +243,9 @@ describe('land-batch.sh', () => {
     queued('sbx_1-e1', 'a', { 'one.txt': '1' });
     queued('sbx_2-e2', 'b', { 'two.txt': '2' });
     const lander = w.lease('git-sandbox/lander');
-    const r = parseLandBatch(runScript('land-batch', landerEnv(lander, 'sbx_1-e1 a\nsbx_2-e2 b')));
+    const raw = runScript('land-batch', landerEnv(lander, 'sbx_1-e1 a\nsbx_2-e2 b'));
+    expect(raw.stderr).toMatch(/^__GS_STEPS=fetch:\d+ land:\d+ push:\d+$/m);
+    const r = parseLandBatch(raw);
     if (r.kind !== 'ok') throw new Error(JSON.stringify(r));
     const tip = w.remoteRef('main');
     expect(r.tip).toBe(tip);

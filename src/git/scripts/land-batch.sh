@@ -17,12 +17,14 @@
 # out  __GS_PATH       `__GS_PATH <id> <path>`: a conflicted path of a conflicting entry
 # out  __GS_TIP        the base's tip after the push
 # out  __GS_FAILED     (stderr) the step that failed
+# out  __GS_STEPS      (stderr) milliseconds per phase: `fetch:<ms> land:<ms> push:<ms>`
 # exit OK
 # exit REJECTED        the base moved: retry
 # exit FENCED          the lock was lost (stale fencing token)
 # exit NO_REPO         GS_WORKDIR is not there
 # exit FAILED          another step failed
 cd "$GS_WORKDIR" || fail workdir "$EXIT_NO_REPO"
+t0="$(date +%s%3N)"
 export GIT_COMMITTER_NAME=git-sandbox GIT_COMMITTER_EMAIL=lander@git-sandbox.invalid
 scratch="refs/git-sandbox/fetched/$GS_FENCE"
 mapfile -t ids < <(printf '%s\n' "$GS_ENTRIES" | cut -d' ' -f1)
@@ -38,6 +40,7 @@ if ! git fetch --quiet --no-tags origin "${specs[@]}" 2>/dev/null; then
 fi
 base="$(git rev-parse "origin/$GS_BASE")"
 tip="$base"
+t1="$(date +%s%3N)"
 wt="$(mktemp -d)"
 msgf="$wt.msg"
 # Run by `git rebase --exec` after each replayed commit: the message loses any Git-Sandbox-* trailer
@@ -125,11 +128,13 @@ while read -r id agent strategy branch <&3; do
   # Whatever the outcome, the worktree is left with no rebase or merge in progress.
   git -C "$wt" rebase --abort >/dev/null 2>&1; git -C "$wt" merge --abort >/dev/null 2>&1; git -C "$wt" reset --quiet --hard >/dev/null 2>&1
 done 3<<<"$GS_ENTRIES"
+t2="$(date +%s%3N)"
 upd=()
 [ "$tip" != "$base" ] && upd=("$tip:refs/heads/$GS_BASE")
 rc=0; out=""
 if [ "$(( ${#upd[@]} + ${#dels[@]} ))" -gt 0 ]; then out="$(git push --porcelain --atomic origin "${upd[@]}" "${dels[@]}" 2>&1)"; rc=$?; fi
 git worktree remove --force "$wt" >/dev/null 2>&1; rm -rf "$wt" "$amend" "$msgf"
 git for-each-ref --format='delete %(refname)' "$scratch" | git update-ref --stdin
+echo "__GS_STEPS=fetch:$((t1 - t0)) land:$((t2 - t1)) push:$(($(date +%s%3N) - t2))" >&2
 classify_push "$rc" "$out"
 echo "__GS_TIP=$tip"
