@@ -31,6 +31,9 @@ export interface LockAcquireOptions {
 
 export type { ClaimedEntry, EntryOptions, EntryResult, LockEntry, LockState };
 
+/** The largest landing bundle kept (base64 characters); a larger one is dropped and pushers fetch. */
+const MAX_BUNDLE_CHARS = 262_144;
+
 /** The per-repo push lock, and the queue of entries its holders land in batches. */
 export class RepoLock extends DurableObject<Env> {
   #store: LockStore;
@@ -159,12 +162,17 @@ export class RepoLock extends DurableObject<Env> {
     return true;
   }
 
-  /** Records a batch's outcomes; refused (false) when `token` is no longer the holder's. */
-  async complete(token: number, results: EntryResult[]): Promise<boolean> {
+  /**
+   * Records a batch's outcomes and the bundle of its landed objects (base64, kept ten minutes for
+   * the pushers to sync from); refused (false) when `token` is no longer the holder's.
+   */
+  async complete(token: number, results: EntryResult[], bundle: string | null = null): Promise<boolean> {
     const st = this.#store.state();
     if (!st.holder || st.token !== token) return false;
     const now = Date.now();
     this.#store.settle(token, results, now);
+    if (bundle && bundle.length <= MAX_BUNDLE_CHARS) this.#store.keepBundle(token, bundle, now);
+    this.#store.purgeBundles(now - 600_000);
     this.#count(landingBatch(results));
     this.#log.info('landing_batch', { lock: this.ctx.id.name, token, size: results.length, ...landingOutcomes(results) });
     this.#store.purgeEntries(now - 3_600_000);

@@ -134,9 +134,9 @@ export interface BatchOutcome {
 }
 
 /** Result of land-batch.sh. */
-export type LandBatchResult = { kind: 'ok'; outcomes: Map<string, BatchOutcome>; tip: string | null } | { kind: 'rejected' } | { kind: 'fenced' } | ScriptFailure;
+export type LandBatchResult = { kind: 'ok'; outcomes: Map<string, BatchOutcome>; tip: string | null; bundle: string | null } | { kind: 'rejected' } | { kind: 'fenced' } | ScriptFailure;
 
-/** Parses land-batch.sh: its per-entry `__GS_ENTRY` and `__GS_PATH` lines and the new tip. */
+/** Parses land-batch.sh: its per-entry `__GS_ENTRY` and `__GS_PATH` lines, the new tip and the bundle of the landed objects (base64). */
 export function parseLandBatch(r: ScriptRun): LandBatchResult {
   if (r.exitCode === EXIT.REJECTED) return { kind: 'rejected' };
   if (r.exitCode === EXIT.FENCED) return { kind: 'fenced' };
@@ -150,7 +150,9 @@ export function parseLandBatch(r: ScriptRun): LandBatchResult {
     if (e) outcomes.set(e[1], { status: e[2] as BatchOutcome['status'], commit: e[3], conflicts: [] });
   }
   for (const [id, o] of outcomes) o.conflicts = [...new Set(paths.get(id) ?? [])];
-  return { kind: 'ok', outcomes, tip: markers(r.stdout).TIP ?? null };
+  const m = markers(r.stdout);
+  const bundle = m.BUNDLE && /^[A-Za-z0-9+/]+={0,2}$/.test(m.BUNDLE) ? m.BUNDLE : null;
+  return { kind: 'ok', outcomes, tip: m.TIP ?? null, bundle };
 }
 
 /** Result of the scripts whose only outcome is success or failure. */

@@ -93,9 +93,9 @@ export class LockClient {
     return this.#stub.claim(token, max);
   }
 
-  /** Records a landing's outcomes; false when `token` no longer holds the lock. */
-  complete(token: number, results: EntryResult[]): Promise<boolean> {
-    return this.#stub.complete(token, results);
+  /** Records a landing's outcomes and the bundle of its objects; false when `token` no longer holds the lock. */
+  complete(token: number, results: EntryResult[], bundle: string | null = null): Promise<boolean> {
+    return this.#stub.complete(token, results, bundle);
   }
 
   /** Returns the entries `token` claimed to the queue. */

@@ -232,7 +232,8 @@ async function awaitEntry(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox,
   }
   if (entry.status === 'failed') throw new AppError('GIT_FAILED', `the queued commits were refused by the lander: they share no history with ${target}, or their change would not land unchanged; pull and push again`);
   if (entry.status !== 'landed' || !entry.commit_sha) throw new AppError('GIT_FAILED', `the queued commits could not be landed (${entry.status}); push again`);
-  const sync = await run(sbx, syncLandedScript(), { envs: await netEnv(ctx, lease, { GS_BASE: target, GS_COMMIT: entry.commit_sha }) });
+  // The landing's bundle brings the landed objects without a fetch through the gateway.
+  const sync = await run(sbx, syncLandedScript(), { envs: await netEnv(ctx, lease, { GS_BASE: target, GS_COMMIT: entry.commit_sha, GS_BUNDLE: entry.bundle ?? '' }) });
   clock.mark('sync');
   if (parseSyncLanded(sync).kind !== 'ok') ctx.log.warn('post_land_sync_failed', { lease: lease.id, stderr: sync.stderr.slice(-300) });
   rec.commitSha = entry.commit_sha;
@@ -259,18 +260,22 @@ async function landBatch(ctx: ServiceContext, lease: LeaseRecord, lock: LockClie
     const l = lander;
     clock.mark('lander');
     const envs = await netEnv(ctx, l.lease, { GS_BASE: lease.branch, GS_FENCE: String(token), GS_ENTRIES: entries.map(entryLine).join('\n') }, { fence: token });
+    let bundle: string | null = null;
     const [out, attempts] = await untilLanded(ctx, lock, token, lease.branch, async () => {
       const r = await run(l.sbx, landBatchScript(), { envs, timeoutMs: 120_000 });
       clock.mark('land_script');
       for (const [k, v] of Object.entries(landSteps(r.stderr))) clock.add(`in_${k}`, v);
       const landed = parseLandBatch(r);
-      if (landed.kind === 'ok') return landed.outcomes;
+      if (landed.kind === 'ok') {
+        bundle = landed.bundle;
+        return landed.outcomes;
+      }
       if (landed.kind === 'fenced') throw new AppError('GIT_FAILED', 'the repo lock expired while landing; push again', { retryAfterS: 1 });
       if (landed.kind !== 'rejected') throw failed(ctx, 'push', r);
       return REJECTED;
     });
     const results = entries.map(({ id }) => ({ id, ...(out.get(id) ?? { status: 'missing' as const, conflicts: [] }) }));
-    if (!(await lock.complete(token, results))) throw new AppError('GIT_FAILED', 'the repo lock expired while landing; push again');
+    if (!(await lock.complete(token, results, bundle))) throw new AppError('GIT_FAILED', 'the repo lock expired while landing; push again');
     clock.mark('complete');
     clock.add('batch_size', entries.length);
     // The service knows the tip it just landed: idle clones of this repo catch up in the background.

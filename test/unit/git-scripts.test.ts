@@ -244,7 +244,7 @@ describe('land-batch.sh', () => {
     queued('sbx_2-e2', 'b', { 'two.txt': '2' });
     const lander = w.lease('git-sandbox/lander');
     const raw = runScript('land-batch', landerEnv(lander, 'sbx_1-e1 a\nsbx_2-e2 b'));
-    expect(raw.stderr).toMatch(/^__GS_STEPS=fetch:\d+ land:\d+ push:\d+$/m);
+    expect(raw.stderr).toMatch(/^__GS_STEPS=fetch:\d+ land:\d+ push:\d+ bundle:\d+$/m);
     const r = parseLandBatch(raw);
     if (r.kind !== 'ok') throw new Error(JSON.stringify(r));
     const tip = w.remoteRef('main');
@@ -294,6 +294,8 @@ describe('land-batch.sh', () => {
 });
 
 describe('sync-landed.sh', () => {
+  const landerEnv = (lander: string, entries: string) => ({ GS_WORKDIR: lander, GS_BASE: 'main', GS_FENCE: '9', GS_ENTRIES: entries });
+
   it('moves the lease\'s branch to the landed commit and origin/<base> to it, keeping uncommitted files', () => {
     const { repo } = queued('sbx_1-s1', 'a', { 's.txt': 's' });
     const lander = w.lease('git-sandbox/lander');
@@ -303,6 +305,29 @@ describe('sync-landed.sh', () => {
     expect(parseSyncLanded(runScript('sync-landed', { GS_WORKDIR: repo, GS_BASE: 'main', GS_COMMIT: r.tip }))).toEqual({ kind: 'ok' });
     expect(git(repo, 'rev-parse', 'HEAD', 'origin/main')).toBe(`${r.tip}\n${r.tip}`);
     expect(read(repo, 'wip.txt')).toBe('wip');
+  });
+
+  it('takes the landed objects from the landing\'s bundle, with no fetch', () => {
+    const a = queued('sbx_1-b1', 'a', { 'b1.txt': '1' });
+    const b = queued('sbx_2-b2', 'b', { 'b2.txt': '2' });
+    const lander = w.lease('git-sandbox/lander');
+    const r = parseLandBatch(runScript('land-batch', landerEnv(lander, 'sbx_1-b1 a\nsbx_2-b2 b')));
+    if (r.kind !== 'ok' || !r.tip || !r.bundle) throw new Error(JSON.stringify(r));
+    for (const repo of [a.repo, b.repo]) {
+      // An origin that cannot answer: the objects can only come from the bundle.
+      git(repo, 'remote', 'set-url', 'origin', path.join(w.remote, 'gone.git'));
+      expect(parseSyncLanded(runScript('sync-landed', { GS_WORKDIR: repo, GS_BASE: 'main', GS_COMMIT: r.tip, GS_BUNDLE: r.bundle }))).toEqual({ kind: 'ok' });
+      expect(git(repo, 'rev-parse', 'HEAD', 'origin/main')).toBe(`${r.tip}\n${r.tip}`);
+    }
+  });
+
+  it('fetches when the bundle is unusable', () => {
+    const { repo } = queued('sbx_1-b3', 'a', { 'b3.txt': '3' });
+    const lander = w.lease('git-sandbox/lander');
+    const r = parseLandBatch(runScript('land-batch', landerEnv(lander, 'sbx_1-b3 a')));
+    if (r.kind !== 'ok' || !r.tip) throw new Error(JSON.stringify(r));
+    expect(parseSyncLanded(runScript('sync-landed', { GS_WORKDIR: repo, GS_BASE: 'main', GS_COMMIT: r.tip, GS_BUNDLE: 'bm90IGEgYnVuZGxl' }))).toEqual({ kind: 'ok' });
+    expect(git(repo, 'rev-parse', 'HEAD')).toBe(r.tip);
   });
 });
 
