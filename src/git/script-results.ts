@@ -1,6 +1,7 @@
 // Typed results of the git scripts in src/git/scripts/: the exit-code table they share and one
 // parser per script, turning its exit code and output markers (`__GS_…`) into a value.
 import { QUEUE_PREFIX } from '../gateway/ref-rules.ts';
+import { CHAIN_MARK } from './assemble.ts';
 
 /** Exit codes of every script; src/git/scripts/lib.sh defines the same table (a unit test keeps them equal). */
 export const EXIT = { OK: 0, FAILED: 1, CONFLICT: 3, REJECTED: 4, NOTHING: 5, CLONE: 6, NO_REPO: 7, NO_BRANCH: 8, FENCED: 9 } as const;
@@ -10,6 +11,22 @@ export interface ScriptRun {
   exitCode: number;
   stdout: string;
   stderr: string;
+}
+
+/**
+ * Splits a run of chainScripts into the first script's run and the second's (null when the first
+ * failed and the second never ran). A run with no chain mark (the command died early) is the first's.
+ */
+export function splitChain(r: ScriptRun): [ScriptRun, ScriptRun | null] {
+  const cut = (text: string): [string, string, number | null] => {
+    const m = new RegExp(`\\n${CHAIN_MARK}=(\\d+)\\n`).exec(text);
+    return m ? [text.slice(0, m.index), text.slice(m.index + m[0].length), Number(m[1])] : [text, '', null];
+  };
+  const [out1, out2, rc] = cut(r.stdout);
+  const [err1, err2] = cut(r.stderr);
+  if (rc === null) return [r, null];
+  const first = { exitCode: rc, stdout: out1, stderr: err1 };
+  return rc === 0 ? [first, { exitCode: r.exitCode, stdout: out2, stderr: err2 }] : [first, null];
 }
 
 /** A run that ended in none of its script's expected outcomes. */

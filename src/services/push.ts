@@ -5,9 +5,10 @@
 // opened or updated on GitHub (src/services/pull-requests.ts).
 import { PushResult, type LandingStrategy, type PullRequestOptions } from '../contract.ts';
 import { AppError } from '../errors.ts';
-import { parseCommit, parseDropQueueRef, parseFetchBase, parseLand, parseLandBatch, parseListQueueRefs, parseQueue, parseSweepQueueRefs, parseSyncLanded } from '../git/script-results.ts';
+import { parseCommit, splitChain, type ScriptRun, parseDropQueueRef, parseFetchBase, parseLand, parseLandBatch, parseListQueueRefs, parseQueue, parseSweepQueueRefs, parseSyncLanded } from '../git/script-results.ts';
 import { commitScript, dropQueueRefScript, fetchBaseScript, landBatchScript, landScript, listQueueRefsScript, queueScript, sweepQueueRefsScript, syncLandedScript } from '../git/scripts.ts';
 import { assertRepoPath } from '../git/validate.ts';
+import { chainScripts } from '../git/assemble.ts';
 import type { OperationRecord } from '../db/lease-rows.ts';
 import { LockClient, type ClaimedEntry, type LockAcquireResult, type LockEntry } from '../lock/client.ts';
 import { backoffMs, leaseOfQueueRef } from '../lock/rules.ts';
@@ -92,19 +93,29 @@ async function pushOnLease(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox
     result = await awaitEntry(ctx, lease, sbx, rec, lock, entryId, false, clock);
   } else {
     const authorEnv: Record<string, string> = input.author ? { GIT_AUTHOR_NAME: input.author.name, GIT_AUTHOR_EMAIL: input.author.email } : {};
-    const c = await run(sbx, commitScript(), { envs: { GS_WORKDIR: lease.workdir!, GS_MSG: input.message, GS_PATHS: (paths ?? []).join('\n'), ...serviceGitEnv(), ...authorEnv } });
-    clock.mark('commit');
-    const commit = parseCommit(c);
-    if (commit.kind !== 'ok') throw failed(ctx, 'commit', c);
-    const committed = commit.committed;
-    if (input.target === 'base') result = await landOnBase(ctx, lease, sbx, rec, lock, entryId, committed, strategy, clock);
-    else if (input.target === 'pull_request') {
-      // The branch is pushed (or already holds HEAD), then the pull request opened or updated.
-      result = await landOnAgentBranch(ctx, lease, sbx, rec, lock, committed, commit.head);
-      const pr = await proposePullRequest(ctx, lease, { message: input.message, strategy, options: input.pull_request ?? {} });
-      rec.detail = { pull_request: pr.number, state: pr.state, auto_merge: pr.auto_merge };
-      result = { ...result, strategy, pull_request: pr };
-    } else result = await landOnAgentBranch(ctx, lease, sbx, rec, lock, committed);
+    const commitEnv = { GS_MSG: input.message, GS_PATHS: (paths ?? []).join('\n'), ...authorEnv };
+    if (input.target === 'base') {
+      // Commit and park HEAD on the entry's queue ref in one sandbox command.
+      const both = await run(sbx, chainScripts(commitScript(), queueScript()), { envs: { ...(await netEnv(ctx, lease, { GS_BASE: target, GS_ENTRY: entryId })), ...commitEnv }, timeoutMs: 120_000 });
+      clock.mark('commit_queue');
+      const [c, q] = splitChain(both);
+      const commit = parseCommit(c);
+      if (commit.kind !== 'ok' || !q) throw failed(ctx, 'commit', c);
+      result = await landOnBase(ctx, lease, sbx, rec, lock, entryId, commit.committed, strategy, clock, q);
+    } else {
+      const c = await run(sbx, commitScript(), { envs: { GS_WORKDIR: lease.workdir!, ...commitEnv, ...serviceGitEnv() } });
+      clock.mark('commit');
+      const commit = parseCommit(c);
+      if (commit.kind !== 'ok') throw failed(ctx, 'commit', c);
+      const committed = commit.committed;
+      if (input.target === 'pull_request') {
+        // The branch is pushed (or already holds HEAD), then the pull request opened or updated.
+        result = await landOnAgentBranch(ctx, lease, sbx, rec, lock, committed, commit.head);
+        const pr = await proposePullRequest(ctx, lease, { message: input.message, strategy, options: input.pull_request ?? {} });
+        rec.detail = { pull_request: pr.number, state: pr.state, auto_merge: pr.auto_merge };
+        result = { ...result, strategy, pull_request: pr };
+      } else result = await landOnAgentBranch(ctx, lease, sbx, rec, lock, committed);
+    }
   }
   if (input.target === 'base') result = { ...result, strategy };
   if (idemKey) await lock.remember(idemKey, result);
@@ -154,13 +165,11 @@ async function landOnAgentBranch(ctx: ServiceContext, lease: LeaseRecord, sbx: S
 }
 
 /**
- * The base branch has many writers: park HEAD on a queue ref, enqueue, then wait for the entry's
- * fate (see awaitEntry). The lease's branch then moves to the landed commit.
+ * The base branch has many writers: with HEAD parked on its queue ref (queue.sh's run `r`), enqueue,
+ * then wait for the entry's fate (see awaitEntry). The lease's branch then moves to the landed commit.
  */
-async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, lock: LockClient, entryId: string, committed: boolean, strategy: LandingStrategy, clock: StepClock): Promise<PushResult> {
+async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, lock: LockClient, entryId: string, committed: boolean, strategy: LandingStrategy, clock: StepClock, r: ScriptRun): Promise<PushResult> {
   const target = lease.branch;
-  const r = await run(sbx, queueScript(), { envs: await netEnv(ctx, lease, { GS_BASE: target, GS_ENTRY: entryId }), timeoutMs: 120_000 });
-  clock.mark('queue_push');
   const q = parseQueue(r);
   if (q.kind === 'nothing') throw nothingToPush(target);
   if (q.kind !== 'queued') throw failed(ctx, 'push', r);
