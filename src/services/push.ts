@@ -260,12 +260,12 @@ async function awaitEntry(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox,
 
 /** Lands every pending entry as the lock holder, in the repo's lander sandbox; returns the attempts it took. */
 async function landBatch(ctx: ServiceContext, lease: LeaseRecord, lock: LockClient, token: number, clock: StepClock): Promise<number> {
-  const entries = await lock.claim(token, BATCH_MAX);
+  const { entries, lander: known } = await lock.claimBatch(token, BATCH_MAX);
   clock.mark('claim');
   if (!entries.length) return 1;
   let lander: Lander | null = null;
   try {
-    lander = await ensureLander(ctx, lock, token, { url: lease.repo_url, key: lease.repo_key }, lease.branch);
+    lander = await ensureLander(ctx, lock, token, { url: lease.repo_url, key: lease.repo_key }, lease.branch, known);
     const l = lander;
     clock.mark('lander');
     const envs = await netEnv(ctx, l.lease, { GS_BASE: lease.branch, GS_FENCE: String(token), GS_ENTRIES: entries.map(entryLine).join('\n') }, { fence: token });
@@ -289,7 +289,8 @@ async function landBatch(ctx: ServiceContext, lease: LeaseRecord, lock: LockClie
     clock.add('batch_size', entries.length);
     // The service knows the tip it just landed: idle clones of this repo catch up in the background.
     const tip = results.filter((r) => r.status === 'landed' && r.commit).at(-1)?.commit;
-    if (tip) await poolStub(ctx.env).noteTip(lease.repo_key, lease.branch, lease.repo_url, tip).catch(() => undefined);
+    // After the answer, outside the lock's critical section.
+    if (tip) ctx.waitUntil(poolStub(ctx.env).noteTip(lease.repo_key, lease.branch, lease.repo_url, tip).catch(() => undefined));
     if (await lock.sweepDue(token, SWEEP_EVERY_MS)) await sweepQueueRefs(ctx, lock, l, envs).catch((e) => ctx.log.warn('queue_sweep_failed', { error: String(e) }));
     clock.mark('after_landing');
     return attempts;

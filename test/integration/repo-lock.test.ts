@@ -148,6 +148,19 @@ describe('RepoLock', () => {
     expect(await l.claim(b.token, 50)).toEqual([]);
   });
 
+  it('hands the recorded lander (lease and sandbox) to the holder that claims a batch, and only the holder may record one', async () => {
+    const l = lock();
+    await l.enqueue('e1', 'lease1', 'agent-1');
+    const a = await l.acquire('lander', { ttlMs: 10_000, waitMs: 0 });
+    if (!a.ok) throw new Error('unreachable');
+    expect(await l.setLander(a.token + 1, 'sbx_stale', 'sandbox-stale')).toBe(false);
+    expect(await l.setLander(a.token, 'sbx_lander', 'sandbox-1')).toBe(true);
+    expect(await l.claimBatch(a.token, 50)).toEqual({ entries: [{ id: 'e1', agentId: 'agent-1', strategy: 'rebase', headBranch: null }], lander: { leaseId: 'sbx_lander', sandboxId: 'sandbox-1' } });
+    expect(await l.claimBatch(a.token, 50)).toEqual({ entries: [], lander: null });
+    expect(await l.setLander(a.token, null)).toBe(true);
+    expect(await l.lander()).toBeNull();
+  });
+
   it('gives the landing\'s bundle with each landed entry of its batch, and none with a conflicted one', async () => {
     const l = lock();
     await l.enqueue('e1', 'lease1', 'agent-1');

@@ -75,9 +75,11 @@ land_one() {
   # Exit 1 is a conflict: the tree's oid, then the conflicted paths.
   if [ "$rc" -eq 1 ]; then conflicted="$(printf '%s\n' "$out" | tail -n +2)"; return 1; fi
   [ "$rc" -eq 0 ] || return 2
+  local an ae ad
+  # An ident holds no newline, so the three fields come back one per line.
+  { read -r an; read -r ae; read -r ad; } < <(git log -1 --format='%an%n%ae%n%aI' "$ref")
   git log -1 --format=%B "$ref" | signed "$agent" "$id" > "$msgf" || return 2
-  new="$(GIT_AUTHOR_NAME="$(git log -1 --format=%an "$ref")" GIT_AUTHOR_EMAIL="$(git log -1 --format=%ae "$ref")" GIT_AUTHOR_DATE="$(git log -1 --format=%aI "$ref")" \
-    git commit-tree "${out%%$'\n'*}" -p "$tip" -F "$msgf")" || return 2
+  new="$(GIT_AUTHOR_NAME="$an" GIT_AUTHOR_EMAIL="$ae" GIT_AUTHOR_DATE="$ad" git commit-tree "${out%%$'\n'*}" -p "$tip" -F "$msgf")" || return 2
 }
 land_rebase() {
   need_wt || return 2
@@ -118,7 +120,7 @@ haves=()
 while read -r id agent strategy branch <&3; do
   [ -n "$id" ] || continue
   ref="$scratch/$id"
-  if ! git rev-parse -q --verify "$ref" >/dev/null; then
+  if ! oid="$(git rev-parse -q --verify "$ref")"; then
     # No queue ref: an earlier landing consumed it and its report was lost; find it on the base's
     # first-parent history, where every strategy leaves the entry's trailer (a merge on its merge commit).
     found="$(git log --first-parent -n 2000 --format='%H %(trailers:key=Git-Sandbox-Entry,valueonly,separator=%x20)' "origin/$GS_BASE" | awk -v id="$id" '$2 == id { print $1; exit }')"
@@ -135,7 +137,8 @@ while read -r id agent strategy branch <&3; do
     merge) land_merge; rc=$? ;;
     squash) land_squash; rc=$? ;;
     *)
-      if [ "$(git rev-list --count "$mb..$ref")" = 1 ] && [ "$(git rev-parse -q --verify "$ref^1")" = "$mb" ] && ! git rev-parse -q --verify "$ref^2" >/dev/null; then
+      # One ordinary commit whose parent is the merge base (`<ref> <parent>` and nothing more).
+      if [ "$(git rev-list --parents -n 1 "$ref")" = "$oid $mb" ]; then
         plumbing=1; land_one; rc=$?
       else
         land_rebase; rc=$?
@@ -143,7 +146,8 @@ while read -r id agent strategy branch <&3; do
   esac
   if [ "$rc" -eq 0 ]; then
     [ -n "$new" ] || new="$(git -C "$wt" rev-parse HEAD)"
-    if [ "$(pid "$tip" "$new")" = "$want" ] && git merge-base --is-ancestor "$tip" "$new"; then
+    # (A plumbing commit has the tip as its only parent, so it descends from it by construction.)
+    if [ "$(pid "$tip" "$new")" = "$want" ] && { [ -n "$plumbing" ] || git merge-base --is-ancestor "$tip" "$new"; }; then
       tip="$new"
       haves+=("$ref")
       echo "__GS_ENTRY $id landed $tip"
