@@ -200,6 +200,14 @@ export function renderReport(r: BenchResult): string {
   lines.push('  → landed by whichever lock holder); push work: server push time minus that (commit, queue ref, sync);');
   lines.push('  push http+db: agent push time minus server duration (HTTP, auth, bookkeeping writes); release: DELETE');
   lines.push('  (pooled: scrub + check, inline).');
+  const stepped = [...r.scenarios, ...(r.calibration ? [r.calibration] : [])].filter((s) => s.profile && Object.keys(s.profile.push.steps ?? {}).length);
+  if (stepped.length) {
+    lines.push('', 'Push steps, server side (p50/p90 ms; in_*: phases inside the lander\'s land-batch.sh, part of land_script):');
+    for (const s of stepped) {
+      const steps = Object.entries(s.profile!.push.steps).filter(([, p]) => (p.p90 ?? 0) > 0);
+      lines.push(`  ${s.name}: ${steps.map(([k, p]) => `${k} ${p.p50 ?? '-'}/${p.p90 ?? '-'}`).join(', ')}`);
+    }
+  }
 
   const withCpu = [...r.scenarios, ...(r.calibration ? [r.calibration] : [])].filter((s) => s.cpu);
   if (withCpu.length) {
