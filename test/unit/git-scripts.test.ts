@@ -321,6 +321,25 @@ describe('sync-landed.sh', () => {
     }
   });
 
+  it('puts in the bundle nothing of an entry that did not land', () => {
+    // Made first: a local clone copies the remote's whole object store, queue refs' objects included.
+    const reader = w.lease('agent/c/t');
+    queued('sbx_1-k1', 'a', { 'a.txt': 'landed\n' });
+    const secret = 'unlanded secret of b\n';
+    queued('sbx_2-k2', 'b', { 'a.txt': secret });
+    const lander = w.lease('git-sandbox/lander');
+    const r = parseLandBatch(runScript('land-batch', landerEnv(lander, 'sbx_1-k1 a\nsbx_2-k2 b')));
+    if (r.kind !== 'ok' || !r.bundle) throw new Error(JSON.stringify(r));
+    expect(r.outcomes.get('sbx_2-k2')?.status).toBe('conflict');
+    // A third agent's clone takes everything the bundle holds: the conflicting entry's blob is not there.
+    const file = path.join(reader, '..', 'landing.bundle');
+    fs.writeFileSync(file, Buffer.from(r.bundle, 'base64'));
+    git(reader, 'bundle', 'unbundle', file);
+    const blob = spawnSync('git', ['hash-object', '--stdin'], { input: secret, encoding: 'utf8' }).stdout.trim();
+    expect(spawnSync('git', ['cat-file', '-e', blob], { cwd: reader }).status).not.toBe(0);
+    expect(spawnSync('git', ['cat-file', '-e', `${r.tip}^{commit}`], { cwd: reader }).status).toBe(0);
+  });
+
   it('fetches when the bundle is unusable', () => {
     const { repo } = queued('sbx_1-b3', 'a', { 'b3.txt': '3' });
     const lander = w.lease('git-sandbox/lander');
