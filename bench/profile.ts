@@ -20,6 +20,11 @@ export interface Profile {
     overhead_ms: Pcts;
     /** Successful pushes by number of landing attempts. */
     attempts: Record<string, number>;
+    /**
+     * Server-side wall time per push step (the push's `detail.steps`: commit_queue, lock_wait,
+     * wait_for_other, land_script and its in-sandbox in_* phases, sync, …); a push that skipped a step counts 0.
+     */
+    steps: Record<string, Pcts>;
   };
   lease: {
     client_ms: Pcts;
@@ -32,14 +37,22 @@ export interface Profile {
   ops: Record<string, Pcts>;
 }
 
+/** Percentiles per step over the pushes' step records (a step a push did not take counts 0). */
+export function stepPcts(rows: (Record<string, unknown> | null)[]): Record<string, Pcts> {
+  const keys = [...new Set(rows.flatMap((r) => (r ? Object.keys(r) : [])))].filter((k) => k !== 'batch_size');
+  const out: Record<string, Pcts> = {};
+  for (const k of keys) out[k] = pcts(rows.filter((r) => r).map((r) => (typeof r![k] === 'number' ? (r![k] as number) : 0)));
+  return out;
+}
+
 /** Reads the scenario's operation rows and lease rows and computes the breakdown. */
 export async function profileScenario(databaseUrl: string, records: TaskRecord[]): Promise<Profile> {
   const ids = records.map((r) => r.leaseId).filter((x): x is string => !!x);
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const ops = await client.query<{ lease_id: string; op: string; duration_ms: number; lock_wait_ms: number | null; attempts: number | null; result: string }>(
-      `SELECT lease_id, op, duration_ms, lock_wait_ms, attempts, result FROM git_operations WHERE lease_id = ANY($1)`,
+    const ops = await client.query<{ lease_id: string; op: string; duration_ms: number; lock_wait_ms: number | null; attempts: number | null; result: string; steps: Record<string, unknown> | null }>(
+      `SELECT lease_id, op, duration_ms, lock_wait_ms, attempts, result, detail->'steps' AS steps FROM git_operations WHERE lease_id = ANY($1)`,
       [ids],
     );
     const leases = await client.query<{ lease_id: string; created_ms: string }>(
@@ -72,6 +85,7 @@ export async function profileScenario(databaseUrl: string, records: TaskRecord[]
           return c === undefined ? undefined : c - p.duration_ms;
         })),
         attempts,
+        steps: stepPcts(pushes.map((p) => p.steps)),
       },
       lease: { client_ms: pcts(records.filter((r) => r.leaseId).map((r) => r.lease_ms)), acquire_ms: pcts(acq), prepare_ms: pcts(prep) },
       ops: Object.fromEntries(Object.entries(otherOps).map(([k, v]) => [k, pcts(v)])),

@@ -3,6 +3,9 @@ import { renderCapacity, type CapacityResult } from './capacity/report.ts';
 import { SERVICE_ROLES } from './cost.ts';
 import type { CpuProfile, ProcCounts } from './cpu.ts';
 import type { Profile } from './profile.ts';
+
+/** The order push steps are printed in: the path a push takes (unknown steps after these, by name). */
+const STEP_ORDER = ['open', 'commit', 'commit_queue', 'enqueue', 'lock_wait', 'wait_for_other', 'claim', 'lander', 'land_script', 'in_fetch', 'in_land', 'in_push', 'in_bundle', 'complete', 'after_landing', 'release', 'entry_read', 'sync', 'total_ms'];
 import type { Pcts, TaskSummary } from './stats.ts';
 
 /** One service scenario's result; the first block of keys is the stable JSON contract. */
@@ -214,6 +217,15 @@ export function renderReport(r: BenchResult): string {
   lines.push('  → landed by whichever lock holder); push work: server push time minus that (commit, queue ref, sync);');
   lines.push('  push http+db: agent push time minus server duration (HTTP, auth, bookkeeping writes); release: DELETE');
   lines.push('  (pooled: scrub + check, inline).');
+  const stepped = [...r.scenarios, ...(r.calibration ? [r.calibration] : [])].filter((s) => s.profile && Object.keys(s.profile.push.steps ?? {}).length);
+  if (stepped.length) {
+    lines.push('', 'Push steps, server side (p50/p90 ms; in_*: phases inside the lander\'s land-batch.sh, part of land_script):');
+    for (const s of stepped) {
+      const rank = (k: string) => (STEP_ORDER.indexOf(k) + STEP_ORDER.length + 1) % (STEP_ORDER.length + 1);
+      const steps = Object.entries(s.profile!.push.steps).filter(([, p]) => (p.p90 ?? 0) > 0).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
+      lines.push(`  ${s.name}: ${steps.map(([k, p]) => `${k} ${p.p50 ?? '-'}/${p.p90 ?? '-'}`).join(', ')}`);
+    }
+  }
 
   const withCpu = [...r.scenarios, ...(r.calibration ? [r.calibration] : [])].filter((s) => s.cpu);
   if (withCpu.length) {

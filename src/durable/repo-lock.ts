@@ -31,6 +31,15 @@ export interface LockAcquireOptions {
 
 export type { ClaimedEntry, EntryOptions, EntryResult, LockEntry, LockState };
 
+/** The lander recorded for a lock: its lease and, when known, its sandbox (connected before the lease is confirmed). */
+export interface LanderRef {
+  leaseId: string;
+  sandboxId: string | null;
+}
+
+/** The largest landing bundle kept (base64 characters); a larger one is dropped and pushers fetch. */
+const MAX_BUNDLE_CHARS = 262_144;
+
 /** The per-repo push lock, and the queue of entries its holders land in batches. */
 export class RepoLock extends DurableObject<Env> {
   #store: LockStore;
@@ -114,6 +123,14 @@ export class RepoLock extends DurableObject<Env> {
     return this.#store.claimPending(token, max);
   }
 
+  /** claim, with the recorded lander (lease and sandbox) in the same answer, for the holder that lands the batch. */
+  async claimBatch(token: number, max: number): Promise<{ entries: ClaimedEntry[]; lander: LanderRef | null }> {
+    const entries = await this.claim(token, max);
+    const leaseId = this.#store.kvGet('lander');
+    const sandboxId = this.#store.kvGet('lander_sandbox');
+    return { entries, lander: entries.length && leaseId ? { leaseId, sandboxId } : null };
+  }
+
   /** Remembers the answer of an idempotent push (kept a day), so a replay gets the same answer. */
   async remember(key: string, body: string): Promise<void> {
     const now = Date.now();
@@ -150,21 +167,28 @@ export class RepoLock extends DurableObject<Env> {
     return this.#store.kvGet('lander');
   }
 
-  /** Records the lander lease; only the current holder may, so two landers never race to set it. */
-  async setLander(token: number, leaseId: string | null): Promise<boolean> {
+  /** Records the lander lease (and its sandbox); only the current holder may, so two landers never race to set it. */
+  async setLander(token: number, leaseId: string | null, sandboxId: string | null = null): Promise<boolean> {
     const st = this.#store.state();
     if (!st.holder || st.token !== token) return false;
     if (leaseId) this.#store.kvSet('lander', leaseId);
     else this.#store.kvDelete('lander');
+    if (leaseId && sandboxId) this.#store.kvSet('lander_sandbox', sandboxId);
+    else this.#store.kvDelete('lander_sandbox');
     return true;
   }
 
-  /** Records a batch's outcomes; refused (false) when `token` is no longer the holder's. */
-  async complete(token: number, results: EntryResult[]): Promise<boolean> {
+  /**
+   * Records a batch's outcomes and the bundle of its landed objects (base64, kept ten minutes for
+   * the pushers to sync from); refused (false) when `token` is no longer the holder's.
+   */
+  async complete(token: number, results: EntryResult[], bundle: string | null = null): Promise<boolean> {
     const st = this.#store.state();
     if (!st.holder || st.token !== token) return false;
     const now = Date.now();
     this.#store.settle(token, results, now);
+    if (bundle && bundle.length <= MAX_BUNDLE_CHARS) this.#store.keepBundle(token, bundle, now);
+    this.#store.purgeBundles(now - 600_000);
     this.#count(landingBatch(results));
     this.#log.info('landing_batch', { lock: this.ctx.id.name, token, size: results.length, ...landingOutcomes(results) });
     this.#store.purgeEntries(now - 3_600_000);

@@ -1,6 +1,7 @@
 // Typed results of the git scripts in src/git/scripts/: the exit-code table they share and one
 // parser per script, turning its exit code and output markers (`__GS_…`) into a value.
 import { QUEUE_PREFIX } from '../gateway/ref-rules.ts';
+import { CHAIN_MARK } from './assemble.ts';
 
 /** Exit codes of every script; src/git/scripts/lib.sh defines the same table (a unit test keeps them equal). */
 export const EXIT = { OK: 0, FAILED: 1, CONFLICT: 3, REJECTED: 4, NOTHING: 5, CLONE: 6, NO_REPO: 7, NO_BRANCH: 8, FENCED: 9 } as const;
@@ -10,6 +11,22 @@ export interface ScriptRun {
   exitCode: number;
   stdout: string;
   stderr: string;
+}
+
+/**
+ * Splits a run of chainScripts into the first script's run and the second's (null when the first
+ * failed and the second never ran). A run with no chain mark (the command died early) is the first's.
+ */
+export function splitChain(r: ScriptRun): [ScriptRun, ScriptRun | null] {
+  const cut = (text: string): [string, string, number | null] => {
+    const m = new RegExp(`\\n${CHAIN_MARK}=(\\d+)\\n`).exec(text);
+    return m ? [text.slice(0, m.index), text.slice(m.index + m[0].length), Number(m[1])] : [text, '', null];
+  };
+  const [out1, out2, rc] = cut(r.stdout);
+  const [err1, err2] = cut(r.stderr);
+  if (rc === null) return [r, null];
+  const first = { exitCode: rc, stdout: out1, stderr: err1 };
+  return rc === 0 ? [first, { exitCode: r.exitCode, stdout: out2, stderr: err2 }] : [first, null];
 }
 
 /** A run that ended in none of its script's expected outcomes. */
@@ -134,9 +151,9 @@ export interface BatchOutcome {
 }
 
 /** Result of land-batch.sh. */
-export type LandBatchResult = { kind: 'ok'; outcomes: Map<string, BatchOutcome>; tip: string | null } | { kind: 'rejected' } | { kind: 'fenced' } | ScriptFailure;
+export type LandBatchResult = { kind: 'ok'; outcomes: Map<string, BatchOutcome>; tip: string | null; bundle: string | null } | { kind: 'rejected' } | { kind: 'fenced' } | ScriptFailure;
 
-/** Parses land-batch.sh: its per-entry `__GS_ENTRY` and `__GS_PATH` lines and the new tip. */
+/** Parses land-batch.sh: its per-entry `__GS_ENTRY` and `__GS_PATH` lines, the new tip and the bundle of the landed objects (base64). */
 export function parseLandBatch(r: ScriptRun): LandBatchResult {
   if (r.exitCode === EXIT.REJECTED) return { kind: 'rejected' };
   if (r.exitCode === EXIT.FENCED) return { kind: 'fenced' };
@@ -150,7 +167,9 @@ export function parseLandBatch(r: ScriptRun): LandBatchResult {
     if (e) outcomes.set(e[1], { status: e[2] as BatchOutcome['status'], commit: e[3], conflicts: [] });
   }
   for (const [id, o] of outcomes) o.conflicts = [...new Set(paths.get(id) ?? [])];
-  return { kind: 'ok', outcomes, tip: markers(r.stdout).TIP ?? null };
+  const m = markers(r.stdout);
+  const bundle = m.BUNDLE && /^[A-Za-z0-9+/]+={0,2}$/.test(m.BUNDLE) ? m.BUNDLE : null;
+  return { kind: 'ok', outcomes, tip: m.TIP ?? null, bundle };
 }
 
 /** Result of the scripts whose only outcome is success or failure. */

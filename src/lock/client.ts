@@ -1,11 +1,11 @@
 // The RepoLock as the push workflow sees it: the lock of one repo + branch, spoken to for one lease.
 // It names holders, queue entries and remembered answers; lease and agent ids are passed explicitly.
-import type { LockAcquireResult, RepoLock } from '../durable/repo-lock.ts';
+import type { LanderRef, LockAcquireResult, RepoLock } from '../durable/repo-lock.ts';
 import { sha256Hex } from '../lib/crypto.ts';
 import { entryIdFor, lockName } from './rules.ts';
 import type { ClaimedEntry, EntryOptions, EntryResult, LockEntry } from './store.ts';
 
-export type { ClaimedEntry, EntryOptions, EntryResult, LockAcquireResult, LockEntry };
+export type { ClaimedEntry, EntryOptions, EntryResult, LanderRef, LockAcquireResult, LockEntry };
 
 /** The lease a client acts for. */
 export interface LockLease {
@@ -93,9 +93,14 @@ export class LockClient {
     return this.#stub.claim(token, max);
   }
 
-  /** Records a landing's outcomes; false when `token` no longer holds the lock. */
-  complete(token: number, results: EntryResult[]): Promise<boolean> {
-    return this.#stub.complete(token, results);
+  /** Claims up to `max` pending entries and reads the recorded lander in one round trip. */
+  claimBatch(token: number, max: number): Promise<{ entries: ClaimedEntry[]; lander: LanderRef | null }> {
+    return this.#stub.claimBatch(token, max);
+  }
+
+  /** Records a landing's outcomes and the bundle of its objects; false when `token` no longer holds the lock. */
+  complete(token: number, results: EntryResult[], bundle: string | null = null): Promise<boolean> {
+    return this.#stub.complete(token, results, bundle);
   }
 
   /** Returns the entries `token` claimed to the queue. */
@@ -118,9 +123,9 @@ export class LockClient {
     return this.#stub.lander();
   }
 
-  /** Records (or with null forgets) the lander lease; only the holder of `token` may. */
-  setLander(token: number, leaseId: string | null): Promise<boolean> {
-    return this.#stub.setLander(token, leaseId);
+  /** Records (or with null forgets) the lander lease and its sandbox; only the holder of `token` may. */
+  setLander(token: number, leaseId: string | null, sandboxId: string | null = null): Promise<boolean> {
+    return this.#stub.setLander(token, leaseId, sandboxId);
   }
 
   /** The first answer (parsed JSON) of this lease's push with `idempotencyKey`, or null. */

@@ -11,6 +11,8 @@ const SCHEMA_SQL = [
   `CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, holder TEXT, token INTEGER, wait_ms INTEGER, at INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, body TEXT NOT NULL, at INTEGER NOT NULL)`,
+  // The objects a landing added (a base64 git bundle), by the token that landed them: its pushers sync from it.
+  `CREATE TABLE IF NOT EXISTS batch_bundles (token INTEGER PRIMARY KEY, bundle TEXT NOT NULL, at INTEGER NOT NULL)`,
 ];
 
 /** Schema changes, applied once each in order; the schema version is the number applied (kv 'schema_version'). */
@@ -67,6 +69,8 @@ export interface LockEntry {
   commit_sha: string | null;
   conflicts: string[];
   batch_size: number | null;
+  /** For a landed entry: base64 of a git bundle holding its landed commit, when the landing made one. */
+  bundle: string | null;
 }
 
 /** One entry's outcome as a landing reports it. */
@@ -295,9 +299,22 @@ export class LockStore {
 
   /** An entry, or null when unknown. */
   entry(id: string): LockEntry | null {
-    const r = this.#rows(`SELECT id, status, commit_sha, conflicts, batch_size FROM entries WHERE id=?`, id)[0];
+    const r = this.#rows(
+      `SELECT e.id, e.status, e.commit_sha, e.conflicts, e.batch_size, b.bundle FROM entries e LEFT JOIN batch_bundles b ON e.status='landed' AND b.token=e.claim_token WHERE e.id=?`,
+      id,
+    )[0];
     if (!r) return null;
-    return { id: text(r.id), status: entryStatus(r.status), commit_sha: textOrNull(r.commit_sha), conflicts: stringList(r.conflicts), batch_size: intOrNull(r.batch_size) };
+    return { id: text(r.id), status: entryStatus(r.status), commit_sha: textOrNull(r.commit_sha), conflicts: stringList(r.conflicts), batch_size: intOrNull(r.batch_size), bundle: textOrNull(r.bundle) };
+  }
+
+  /** Keeps the bundle of the landing made with `token`. */
+  keepBundle(token: number, bundle: string, now: number): void {
+    this.#sql.exec(`INSERT OR REPLACE INTO batch_bundles(token, bundle, at) VALUES (?,?,?)`, token, bundle, now);
+  }
+
+  /** Forgets bundles kept before `before`. */
+  purgeBundles(before: number): void {
+    this.#sql.exec(`DELETE FROM batch_bundles WHERE at < ?`, before);
   }
 
   /** Forgets entries settled before `before`. */

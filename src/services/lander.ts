@@ -4,7 +4,7 @@
 // pool when it has been idle for LANDER_IDLE_S.
 import { AppError } from '../errors.ts';
 import { LANDER_AGENT } from '../gateway/ref-rules.ts';
-import type { LockClient } from '../lock/client.ts';
+import type { LanderRef, LockClient } from '../lock/client.ts';
 import type { LeaseRecord } from '../pool/types.ts';
 import { connectSandbox, providerOptions, type Sandbox } from '../sandbox/provider.ts';
 import { poolStub, type ServiceContext } from './context.ts';
@@ -19,18 +19,26 @@ export interface Lander {
   sbx: Sandbox;
 }
 
-/** Returns the lander of the repo + base (creating it on first use); the caller holds the RepoLock `token`. */
-export async function ensureLander(ctx: ServiceContext, lock: LockClient, token: number, repo: { url: string; key: string }, base: string): Promise<Lander> {
+/**
+ * Returns the lander of the repo + base (creating it on first use); the caller holds the RepoLock
+ * `token`. `known` is the lander the lock recorded: its sandbox is connected while its lease is
+ * renewed, and used only once the renewal confirms the lease is still the lander's.
+ */
+export async function ensureLander(ctx: ServiceContext, lock: LockClient, token: number, repo: { url: string; key: string }, base: string, known: LanderRef | null): Promise<Lander> {
   const pool = poolStub(ctx.env);
-  const known = await lock.lander();
   if (known) {
-    const r = await pool.renew(known, LANDER_AGENT, ctx.cfg.LANDER_IDLE_S);
+    // The timeout the renewed lease will ask for (connectTimeoutMs of a lease expiring in LANDER_IDLE_S).
+    const timeoutMs = Math.max(60_000, ctx.cfg.LANDER_IDLE_S * 1000 + 300_000);
+    const early = known.sandboxId ? connectSandbox(providerOptions(ctx.cfg), known.sandboxId, timeoutMs).catch(() => null) : null;
+    const r = await pool.renew(known.leaseId, LANDER_AGENT, ctx.cfg.LANDER_IDLE_S);
     if (r.ok && r.lease.workdir) {
       try {
-        return { lease: r.lease, sbx: await connectSandbox(providerOptions(ctx.cfg), r.lease.sandbox_id, connectTimeoutMs(r.lease)) };
+        // The early connection counts only if it reached the sandbox the renewed lease names.
+        const sbx = early && known.sandboxId === r.lease.sandbox_id ? await early : null;
+        return { lease: r.lease, sbx: sbx ?? (await connectSandbox(providerOptions(ctx.cfg), r.lease.sandbox_id, connectTimeoutMs(r.lease))) };
       } catch (e) {
         if (!(e instanceof AppError && e.code === 'SANDBOX_UNAVAILABLE')) throw e;
-        await pool.reportBroken(known, 'lander_gone');
+        await pool.reportBroken(known.leaseId, 'lander_gone');
       }
     }
   }
@@ -39,7 +47,7 @@ export async function ensureLander(ctx: ServiceContext, lock: LockClient, token:
   try {
     const prepared = await prepare(ctx, got.lease);
     const lease = (await pool.markReady(got.lease.id, prepared.workdir, prepared.home, prepared.base)) ?? got.lease;
-    await lock.setLander(token, lease.id);
+    await lock.setLander(token, lease.id, lease.sandbox_id);
     ctx.log.info('lander_created', { lease: lease.id, repo: repo.key, base });
     return { lease, sbx: await connectSandbox(providerOptions(ctx.cfg), lease.sandbox_id, connectTimeoutMs(lease)) };
   } catch (e) {

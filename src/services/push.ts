@@ -5,9 +5,10 @@
 // opened or updated on GitHub (src/services/pull-requests.ts).
 import { PushResult, type LandingStrategy, type PullRequestOptions } from '../contract.ts';
 import { AppError } from '../errors.ts';
-import { parseCommit, parseDropQueueRef, parseFetchBase, parseLand, parseLandBatch, parseListQueueRefs, parseQueue, parseSweepQueueRefs, parseSyncLanded } from '../git/script-results.ts';
+import { parseCommit, splitChain, type ScriptRun, parseDropQueueRef, parseFetchBase, parseLand, parseLandBatch, parseListQueueRefs, parseQueue, parseSweepQueueRefs, parseSyncLanded } from '../git/script-results.ts';
 import { commitScript, dropQueueRefScript, fetchBaseScript, landBatchScript, landScript, listQueueRefsScript, queueScript, sweepQueueRefsScript, syncLandedScript } from '../git/scripts.ts';
 import { assertRepoPath } from '../git/validate.ts';
+import { chainScripts } from '../git/assemble.ts';
 import type { OperationRecord } from '../db/lease-rows.ts';
 import { LockClient, type ClaimedEntry, type LockAcquireResult, type LockEntry } from '../lock/client.ts';
 import { backoffMs, leaseOfQueueRef } from '../lock/rules.ts';
@@ -19,6 +20,7 @@ import { discardLander, ensureLander, type Lander } from './lander.ts';
 import { poolStub } from './context.ts';
 import { serviceGitEnv } from '../git/env.ts';
 import { proposePullRequest } from './pull-requests.ts';
+import { StepClock } from './step-clock.ts';
 
 /** Most entries one holder lands in a batch. */
 const BATCH_MAX = 50;
@@ -61,30 +63,55 @@ export async function gitPush(ctx: ServiceContext, agentId: string, id: string, 
   if (input.pull_request && input.target !== 'pull_request') {
     throw new AppError('BAD_REQUEST', 'pull_request: options apply to target "pull_request" only', { details: { field: 'pull_request' } });
   }
+  const clock = new StepClock();
   return withOperation(ctx, agentId, id, 'push', async ({ lease, sbx }, rec) => {
-    const target = input.target === 'base' ? lease.branch : lease.agent_branch;
-    rec.targetBranch = target;
-    const lock = lockFor(ctx, lease, target);
-    const idemKey = input.idemKey;
-    // A replayed push (same Idempotency-Key) gets the first answer, whatever died in between.
-    if (idemKey) {
-      // The remembered answer is JSON read back from storage: parsed like any other trust edge.
-      const prior = PushResult.nullable().parse(await lock.recall(idemKey));
-      if (prior) return prior;
+    clock.mark('open');
+    try {
+      return await pushOnLease(ctx, lease, sbx, rec, input, paths, strategy, clock);
+    } finally {
+      const steps = clock.snapshot();
+      // Kept with the operation's history row too, so a benchmark reads the breakdown from Postgres.
+      rec.detail = { ...rec.detail, steps };
+      ctx.log.info('push_steps', { lease: lease.id, target: input.target ?? 'agent_branch', ...steps });
     }
-    const entryId = await lock.newEntryId(idemKey);
-    let result: PushResult;
-    if (input.target === 'base' && idemKey && (await lock.entry(entryId))) {
-      // The first attempt queued its entry already: wait for (or read) that entry's fate.
-      result = await awaitEntry(ctx, lease, sbx, rec, lock, entryId, false);
+  });
+}
+
+/** The push on an open lease: commit, then land on the target. */
+async function pushOnLease(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, input: PushInput, paths: string[] | undefined, strategy: LandingStrategy, clock: StepClock): Promise<PushResult> {
+  const target = input.target === 'base' ? lease.branch : lease.agent_branch;
+  rec.targetBranch = target;
+  const lock = lockFor(ctx, lease, target);
+  const idemKey = input.idemKey;
+  // A replayed push (same Idempotency-Key) gets the first answer, whatever died in between.
+  if (idemKey) {
+    // The remembered answer is JSON read back from storage: parsed like any other trust edge.
+    const prior = PushResult.nullable().parse(await lock.recall(idemKey));
+    if (prior) return prior;
+  }
+  const entryId = await lock.newEntryId(idemKey);
+  let result: PushResult;
+  if (input.target === 'base' && idemKey && (await lock.entry(entryId))) {
+    // The first attempt queued its entry already: wait for (or read) that entry's fate.
+    result = await awaitEntry(ctx, lease, sbx, rec, lock, entryId, false, clock);
+  } else {
+    const authorEnv: Record<string, string> = input.author ? { GIT_AUTHOR_NAME: input.author.name, GIT_AUTHOR_EMAIL: input.author.email } : {};
+    const commitEnv = { GS_MSG: input.message, GS_PATHS: (paths ?? []).join('\n'), ...authorEnv };
+    if (input.target === 'base') {
+      // Commit and park HEAD on the entry's queue ref in one sandbox command.
+      const both = await run(sbx, chainScripts(commitScript(), queueScript()), { envs: { ...(await netEnv(ctx, lease, { GS_BASE: target, GS_ENTRY: entryId })), ...commitEnv }, timeoutMs: 120_000 });
+      clock.mark('commit_queue');
+      const [c, q] = splitChain(both);
+      const commit = parseCommit(c);
+      if (commit.kind !== 'ok' || !q) throw failed(ctx, 'commit', c);
+      result = await landOnBase(ctx, lease, sbx, rec, lock, entryId, commit.committed, strategy, clock, q);
     } else {
-      const authorEnv: Record<string, string> = input.author ? { GIT_AUTHOR_NAME: input.author.name, GIT_AUTHOR_EMAIL: input.author.email } : {};
-      const c = await run(sbx, commitScript(), { envs: { GS_WORKDIR: lease.workdir!, GS_MSG: input.message, GS_PATHS: (paths ?? []).join('\n'), ...serviceGitEnv(), ...authorEnv } });
+      const c = await run(sbx, commitScript(), { envs: { GS_WORKDIR: lease.workdir!, ...commitEnv, ...serviceGitEnv() } });
+      clock.mark('commit');
       const commit = parseCommit(c);
       if (commit.kind !== 'ok') throw failed(ctx, 'commit', c);
       const committed = commit.committed;
-      if (input.target === 'base') result = await landOnBase(ctx, lease, sbx, rec, lock, entryId, committed, strategy);
-      else if (input.target === 'pull_request') {
+      if (input.target === 'pull_request') {
         // The branch is pushed (or already holds HEAD), then the pull request opened or updated.
         result = await landOnAgentBranch(ctx, lease, sbx, rec, lock, committed, commit.head);
         const pr = await proposePullRequest(ctx, lease, { message: input.message, strategy, options: input.pull_request ?? {} });
@@ -92,10 +119,10 @@ export async function gitPush(ctx: ServiceContext, agentId: string, id: string, 
         result = { ...result, strategy, pull_request: pr };
       } else result = await landOnAgentBranch(ctx, lease, sbx, rec, lock, committed);
     }
-    if (input.target === 'base') result = { ...result, strategy };
-    if (idemKey) await lock.remember(idemKey, result);
-    return result;
-  });
+  }
+  if (input.target === 'base') result = { ...result, strategy };
+  if (idemKey) await lock.remember(idemKey, result);
+  return result;
 }
 
 /**
@@ -141,17 +168,17 @@ async function landOnAgentBranch(ctx: ServiceContext, lease: LeaseRecord, sbx: S
 }
 
 /**
- * The base branch has many writers: park HEAD on a queue ref, enqueue, then wait for the entry's
- * fate (see awaitEntry). The lease's branch then moves to the landed commit.
+ * The base branch has many writers: with HEAD parked on its queue ref (queue.sh's run `r`), enqueue,
+ * then wait for the entry's fate (see awaitEntry). The lease's branch then moves to the landed commit.
  */
-async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, lock: LockClient, entryId: string, committed: boolean, strategy: LandingStrategy): Promise<PushResult> {
+async function landOnBase(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, lock: LockClient, entryId: string, committed: boolean, strategy: LandingStrategy, clock: StepClock, r: ScriptRun): Promise<PushResult> {
   const target = lease.branch;
-  const r = await run(sbx, queueScript(), { envs: await netEnv(ctx, lease, { GS_BASE: target, GS_ENTRY: entryId }), timeoutMs: 120_000 });
   const q = parseQueue(r);
   if (q.kind === 'nothing') throw nothingToPush(target);
   if (q.kind !== 'queued') throw failed(ctx, 'push', r);
   await lock.enqueue(entryId, { strategy, headBranch: lease.agent_branch });
-  return awaitEntry(ctx, lease, sbx, rec, lock, entryId, committed, q.head);
+  clock.mark('enqueue');
+  return awaitEntry(ctx, lease, sbx, rec, lock, entryId, committed, clock, q.head);
 }
 
 /** Failures after which the base may or may not have moved: the entry's fate is found out, not guessed. */
@@ -166,7 +193,7 @@ function ambiguous(e: unknown): boolean {
  * died after the remote moved: after an ambiguous failure the entry goes back to the queue and the
  * next landing finds it on the base by its trailer.
  */
-async function awaitEntry(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, lock: LockClient, entryId: string, committed: boolean, queuedHead?: string): Promise<PushResult> {
+async function awaitEntry(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox, rec: Rec, lock: LockClient, entryId: string, committed: boolean, clock: StepClock, queuedHead?: string): Promise<PushResult> {
   const target = lease.branch;
   const ttlMs = ctx.cfg.LOCK_TTL_S * 1000;
   const t0 = Date.now();
@@ -175,10 +202,11 @@ async function awaitEntry(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox,
   let entry: LockEntry | null = null;
   for (;;) {
     const got = await lock.acquire({ ttlMs, waitMs: ctx.cfg.LOCK_WAIT_MS, entryId });
+    clock.mark(got.ok ? 'lock_wait' : 'wait_for_other');
     if (got.ok) {
       const beat = lock.heartbeat(got.token, ttlMs);
       try {
-        attempts = await landBatch(ctx, lease, lock, got.token);
+        attempts = await landBatch(ctx, lease, lock, got.token, clock);
       } catch (e) {
         ctx.log.warn('landing_failed', { lease: lease.id, entry: entryId, ambiguous: ambiguous(e), error: e instanceof Error ? e.message : String(e) });
         // Certain failures withdraw this caller's entry (nothing of it landed); others are retried.
@@ -191,6 +219,7 @@ async function awaitEntry(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox,
       } finally {
         beat.stop();
         await lock.release(got.token).catch((e) => ctx.log.warn('lock_release_failed', { lease: lease.id, error: String(e) }));
+        clock.mark('release');
       }
     } else if (got.reason === 'timeout' && (await lock.cancel(entryId))) {
       // Nobody had picked the entry up yet, so it is withdrawn; otherwise a lander has it: wait on.
@@ -200,6 +229,7 @@ async function awaitEntry(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox,
     }
     // Settled by us or another holder, or still queued (a batch holds at most BATCH_MAX entries).
     entry = await lock.entry(entryId);
+    clock.mark('entry_read');
     if (entry && entry.status !== 'pending' && entry.status !== 'claimed') break;
   }
   rec.lockWaitMs = Date.now() - t0;
@@ -214,7 +244,9 @@ async function awaitEntry(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox,
   }
   if (entry.status === 'failed') throw new AppError('GIT_FAILED', `the queued commits were refused by the lander: they share no history with ${target}, or their change would not land unchanged; pull and push again`);
   if (entry.status !== 'landed' || !entry.commit_sha) throw new AppError('GIT_FAILED', `the queued commits could not be landed (${entry.status}); push again`);
-  const sync = await run(sbx, syncLandedScript(), { envs: await netEnv(ctx, lease, { GS_BASE: target, GS_COMMIT: entry.commit_sha }) });
+  // The landing's bundle brings the landed objects without a fetch through the gateway.
+  const sync = await run(sbx, syncLandedScript(), { envs: await netEnv(ctx, lease, { GS_BASE: target, GS_COMMIT: entry.commit_sha, GS_BUNDLE: entry.bundle ?? '' }) });
+  clock.mark('sync');
   if (parseSyncLanded(sync).kind !== 'ok') ctx.log.warn('post_land_sync_failed', { lease: lease.id, stderr: sync.stderr.slice(-300) });
   rec.commitSha = entry.commit_sha;
   rec.detail = { batch_size: entry.batch_size };
@@ -230,28 +262,40 @@ async function awaitEntry(ctx: ServiceContext, lease: LeaseRecord, sbx: Sandbox,
 }
 
 /** Lands every pending entry as the lock holder, in the repo's lander sandbox; returns the attempts it took. */
-async function landBatch(ctx: ServiceContext, lease: LeaseRecord, lock: LockClient, token: number): Promise<number> {
-  const entries = await lock.claim(token, BATCH_MAX);
+async function landBatch(ctx: ServiceContext, lease: LeaseRecord, lock: LockClient, token: number, clock: StepClock): Promise<number> {
+  const { entries, lander: known } = await lock.claimBatch(token, BATCH_MAX);
+  clock.mark('claim');
   if (!entries.length) return 1;
   let lander: Lander | null = null;
   try {
-    lander = await ensureLander(ctx, lock, token, { url: lease.repo_url, key: lease.repo_key }, lease.branch);
+    lander = await ensureLander(ctx, lock, token, { url: lease.repo_url, key: lease.repo_key }, lease.branch, known);
     const l = lander;
+    clock.mark('lander');
     const envs = await netEnv(ctx, l.lease, { GS_BASE: lease.branch, GS_FENCE: String(token), GS_ENTRIES: entries.map(entryLine).join('\n') }, { fence: token });
+    let bundle: string | null = null;
     const [out, attempts] = await untilLanded(ctx, lock, token, lease.branch, async () => {
       const r = await run(l.sbx, landBatchScript(), { envs, timeoutMs: 120_000 });
+      clock.mark('land_script');
+      for (const [k, v] of Object.entries(landSteps(r.stderr))) clock.add(`in_${k}`, v);
       const landed = parseLandBatch(r);
-      if (landed.kind === 'ok') return landed.outcomes;
+      if (landed.kind === 'ok') {
+        bundle = landed.bundle;
+        return landed.outcomes;
+      }
       if (landed.kind === 'fenced') throw new AppError('GIT_FAILED', 'the repo lock expired while landing; push again', { retryAfterS: 1 });
       if (landed.kind !== 'rejected') throw failed(ctx, 'push', r);
       return REJECTED;
     });
     const results = entries.map(({ id }) => ({ id, ...(out.get(id) ?? { status: 'missing' as const, conflicts: [] }) }));
-    if (!(await lock.complete(token, results))) throw new AppError('GIT_FAILED', 'the repo lock expired while landing; push again');
+    if (!(await lock.complete(token, results, bundle))) throw new AppError('GIT_FAILED', 'the repo lock expired while landing; push again');
+    clock.mark('complete');
+    clock.add('batch_size', entries.length);
     // The service knows the tip it just landed: idle clones of this repo catch up in the background.
     const tip = results.filter((r) => r.status === 'landed' && r.commit).at(-1)?.commit;
-    if (tip) await poolStub(ctx.env).noteTip(lease.repo_key, lease.branch, lease.repo_url, tip).catch(() => undefined);
+    // After the answer, outside the lock's critical section.
+    if (tip) ctx.waitUntil(poolStub(ctx.env).noteTip(lease.repo_key, lease.branch, lease.repo_url, tip).catch(() => undefined));
     if (await lock.sweepDue(token, SWEEP_EVERY_MS)) await sweepQueueRefs(ctx, lock, l, envs).catch((e) => ctx.log.warn('queue_sweep_failed', { error: String(e) }));
+    clock.mark('after_landing');
     return attempts;
   } catch (e) {
     if (lander && e instanceof AppError && e.code === 'SANDBOX_UNAVAILABLE') await discardLander(ctx, lock, token, lander).catch(() => undefined);
@@ -259,6 +303,17 @@ async function landBatch(ctx: ServiceContext, lease: LeaseRecord, lock: LockClie
     await lock.unclaim(token);
     throw e;
   }
+}
+
+/** The phase timings land-batch.sh prints on stderr (`__GS_STEPS=fetch:12 land:80 push:40`). */
+function landSteps(stderr: string): Record<string, number> {
+  const m = /^__GS_STEPS=(.*)$/m.exec(stderr);
+  const out: Record<string, number> = {};
+  for (const kv of m?.[1].split(' ') ?? []) {
+    const [k, v] = kv.split(':');
+    if (k && /^\d+$/.test(v ?? '')) out[k] = Number(v);
+  }
+  return out;
 }
 
 /** An entry as land-batch.sh reads it: `<id> <agent> <strategy> [<agent branch>]` (ids and branch names hold no whitespace). */

@@ -118,7 +118,7 @@ describe('RepoLock', () => {
       v: LOCK_SCHEMA_VERSION,
       again: LOCK_SCHEMA_VERSION,
       state: { holder: null, lease_id: null, token: 7, expires_at: 0, granted_at: 0 },
-      entry: { id: 'e1', status: 'pending', commit_sha: null, conflicts: [], batch_size: null },
+      entry: { id: 'e1', status: 'pending', commit_sha: null, conflicts: [], batch_size: null, bundle: null },
       // An entry queued before strategies lands by rebase.
       claimed: [{ id: 'e1', agentId: 'agent-1', strategy: 'rebase', headBranch: null }],
     });
@@ -146,5 +146,31 @@ describe('RepoLock', () => {
     expect(await l.entry('e1')).toMatchObject({ status: 'conflict', conflicts: ['a.txt'], batch_size: 1 });
     expect(await l.cancel('e2')).toBe(true);
     expect(await l.claim(b.token, 50)).toEqual([]);
+  });
+
+  it('hands the recorded lander (lease and sandbox) to the holder that claims a batch, and only the holder may record one', async () => {
+    const l = lock();
+    await l.enqueue('e1', 'lease1', 'agent-1');
+    const a = await l.acquire('lander', { ttlMs: 10_000, waitMs: 0 });
+    if (!a.ok) throw new Error('unreachable');
+    expect(await l.setLander(a.token + 1, 'sbx_stale', 'sandbox-stale')).toBe(false);
+    expect(await l.setLander(a.token, 'sbx_lander', 'sandbox-1')).toBe(true);
+    expect(await l.claimBatch(a.token, 50)).toEqual({ entries: [{ id: 'e1', agentId: 'agent-1', strategy: 'rebase', headBranch: null }], lander: { leaseId: 'sbx_lander', sandboxId: 'sandbox-1' } });
+    expect(await l.claimBatch(a.token, 50)).toEqual({ entries: [], lander: null });
+    expect(await l.setLander(a.token, null)).toBe(true);
+    expect(await l.lander()).toBeNull();
+  });
+
+  it('gives the landing\'s bundle with each landed entry of its batch, and none with a conflicted one', async () => {
+    const l = lock();
+    await l.enqueue('e1', 'lease1', 'agent-1');
+    await l.enqueue('e2', 'lease2', 'agent-2');
+    const a = await l.acquire('lander', { ttlMs: 10_000, waitMs: 0 });
+    if (!a.ok) throw new Error('unreachable');
+    await l.claim(a.token, 50);
+    const bundle = btoa('a bundle');
+    expect(await l.complete(a.token, [{ id: 'e1', status: 'landed', commit: 'a'.repeat(40), conflicts: [] }, { id: 'e2', status: 'conflict', conflicts: ['x'] }], bundle)).toBe(true);
+    expect(await l.entry('e1')).toMatchObject({ status: 'landed', bundle });
+    expect(await l.entry('e2')).toMatchObject({ status: 'conflict', bundle: null });
   });
 });

@@ -328,7 +328,9 @@ describe('land-batch.sh', () => {
     queued('sbx_1-e1', 'a', { 'one.txt': '1' });
     queued('sbx_2-e2', 'b', { 'two.txt': '2' });
     const lander = w.lease('git-sandbox/lander');
-    const r = parseLandBatch(runScript('land-batch', landerEnv(lander, 'sbx_1-e1 a\nsbx_2-e2 b')));
+    const raw = runScript('land-batch', landerEnv(lander, 'sbx_1-e1 a\nsbx_2-e2 b'));
+    expect(raw.stderr).toMatch(/^__GS_STEPS=fetch:\d+ land:\d+ push:\d+ bundle:\d+$/m);
+    const r = parseLandBatch(raw);
     if (r.kind !== 'ok') throw new Error(JSON.stringify(r));
     const tip = w.remoteRef('main');
     expect(r.tip).toBe(tip);
@@ -377,6 +379,8 @@ describe('land-batch.sh', () => {
 });
 
 describe('sync-landed.sh', () => {
+  const landerEnv = (lander: string, entries: string) => ({ GS_WORKDIR: lander, GS_BASE: 'main', GS_FENCE: '9', GS_ENTRIES: entries });
+
   it('moves the lease\'s branch to the landed commit and origin/<base> to it, keeping uncommitted files', () => {
     const { repo } = queued('sbx_1-s1', 'a', { 's.txt': 's' });
     const lander = w.lease('git-sandbox/lander');
@@ -386,6 +390,48 @@ describe('sync-landed.sh', () => {
     expect(parseSyncLanded(runScript('sync-landed', { GS_WORKDIR: repo, GS_BASE: 'main', GS_COMMIT: r.tip }))).toEqual({ kind: 'ok' });
     expect(git(repo, 'rev-parse', 'HEAD', 'origin/main')).toBe(`${r.tip}\n${r.tip}`);
     expect(read(repo, 'wip.txt')).toBe('wip');
+  });
+
+  it('takes the landed objects from the landing\'s bundle, with no fetch', () => {
+    const a = queued('sbx_1-b1', 'a', { 'b1.txt': '1' });
+    const b = queued('sbx_2-b2', 'b', { 'b2.txt': '2' });
+    const lander = w.lease('git-sandbox/lander');
+    const r = parseLandBatch(runScript('land-batch', landerEnv(lander, 'sbx_1-b1 a\nsbx_2-b2 b')));
+    if (r.kind !== 'ok' || !r.tip || !r.bundle) throw new Error(JSON.stringify(r));
+    for (const repo of [a.repo, b.repo]) {
+      // An origin that cannot answer: the objects can only come from the bundle.
+      git(repo, 'remote', 'set-url', 'origin', path.join(w.remote, 'gone.git'));
+      expect(parseSyncLanded(runScript('sync-landed', { GS_WORKDIR: repo, GS_BASE: 'main', GS_COMMIT: r.tip, GS_BUNDLE: r.bundle }))).toEqual({ kind: 'ok' });
+      expect(git(repo, 'rev-parse', 'HEAD', 'origin/main')).toBe(`${r.tip}\n${r.tip}`);
+    }
+  });
+
+  it('puts in the bundle nothing of an entry that did not land', () => {
+    // Made first: a local clone copies the remote's whole object store, queue refs' objects included.
+    const reader = w.lease('agent/c/t');
+    queued('sbx_1-k1', 'a', { 'a.txt': 'landed\n' });
+    const secret = 'unlanded secret of b\n';
+    queued('sbx_2-k2', 'b', { 'a.txt': secret });
+    const lander = w.lease('git-sandbox/lander');
+    const r = parseLandBatch(runScript('land-batch', landerEnv(lander, 'sbx_1-k1 a\nsbx_2-k2 b')));
+    if (r.kind !== 'ok' || !r.bundle) throw new Error(JSON.stringify(r));
+    expect(r.outcomes.get('sbx_2-k2')?.status).toBe('conflict');
+    // A third agent's clone takes everything the bundle holds: the conflicting entry's blob is not there.
+    const file = path.join(reader, '..', 'landing.bundle');
+    fs.writeFileSync(file, Buffer.from(r.bundle, 'base64'));
+    git(reader, 'bundle', 'unbundle', file);
+    const blob = spawnSync('git', ['hash-object', '--stdin'], { input: secret, encoding: 'utf8' }).stdout.trim();
+    expect(spawnSync('git', ['cat-file', '-e', blob], { cwd: reader }).status).not.toBe(0);
+    expect(spawnSync('git', ['cat-file', '-e', `${r.tip}^{commit}`], { cwd: reader }).status).toBe(0);
+  });
+
+  it('fetches when the bundle is unusable', () => {
+    const { repo } = queued('sbx_1-b3', 'a', { 'b3.txt': '3' });
+    const lander = w.lease('git-sandbox/lander');
+    const r = parseLandBatch(runScript('land-batch', landerEnv(lander, 'sbx_1-b3 a')));
+    if (r.kind !== 'ok' || !r.tip) throw new Error(JSON.stringify(r));
+    expect(parseSyncLanded(runScript('sync-landed', { GS_WORKDIR: repo, GS_BASE: 'main', GS_COMMIT: r.tip, GS_BUNDLE: 'bm90IGEgYnVuZGxl' }))).toEqual({ kind: 'ok' });
+    expect(git(repo, 'rev-parse', 'HEAD')).toBe(r.tip);
   });
 });
 

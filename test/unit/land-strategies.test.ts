@@ -36,6 +36,31 @@ const remote = (...args: string[]) => git(w.remote, ...args);
 const parents = (c: string) => remote('rev-list', '--parents', '-n', '1', c).split(' ').slice(1);
 
 describe('land-batch.sh strategies', () => {
+  it('rebase: lands a one-commit entry behind the tip on it with its author, author date and message, re-signed', () => {
+    queued('sbx_1-o1', 'a', [{ 'o1.txt': '1' }]);
+    const { head } = queued('sbx_2-o2', 'b', [{ 'o2.txt': '2' }], 'Bo');
+    const lander = w.lease('git-sandbox/lander');
+    const before = w.remoteRef('main');
+    const r = land(lander, 'sbx_1-o1 a rebase\nsbx_2-o2 b rebase');
+    const tip = w.remoteRef('main');
+    expect(r.outcomes.get('sbx_2-o2')).toEqual({ status: 'landed', commit: tip, conflicts: [] });
+    expect(parents(tip)).toEqual([r.outcomes.get('sbx_1-o1')?.commit]);
+    expect(parents(r.outcomes.get('sbx_1-o1')?.commit ?? '')).toEqual([before]);
+    expect(remote('log', '-1', '--format=%an|%ae|%aI|%cn', tip)).toBe(`${git(w.remote, 'log', '-1', '--format=%an|%ae|%aI', head)}|git-sandbox`);
+    expect(remote('log', '-1', '--format=%B', tip)).toBe('b change 1\n\nGit-Sandbox-Agent: b\nGit-Sandbox-Entry: sbx_2-o2');
+    expect(remote('ls-tree', '--name-only', tip).split('\n')).toEqual(expect.arrayContaining(['o1.txt', 'o2.txt']));
+  });
+
+  it('rebase: refuses (failed) a one-commit entry whose change the tip already holds, since it would not land unchanged', () => {
+    queued('sbx_1-d1', 'a', [{ 'dup.txt': 'same\n' }]);
+    w.commitAndPush(w.clone('other'), 'main', { 'dup.txt': 'same\n' });
+    const lander = w.lease('git-sandbox/lander');
+    const before = w.remoteRef('main');
+    const r = land(lander, 'sbx_1-d1 a rebase');
+    expect(r.outcomes.get('sbx_1-d1')).toEqual({ status: 'failed', commit: undefined, conflicts: [] });
+    expect(w.remoteRef('main')).toBe(before);
+  });
+
   it('merge: lands a two-parent merge commit by the service whose first parent is the old tip, the agent\'s commits re-signed under it', () => {
     const before = w.remoteRef('main');
     queued('sbx_1-m1', 'a', [{ 'm1.txt': '1' }, { 'm2.txt': '2' }]);
