@@ -5,7 +5,7 @@ import { parseConfig } from '../config.ts';
 import { randomId } from '../lib/crypto.ts';
 import { componentLogger } from '../lib/do-logger.ts';
 import type { Logger } from '../lib/log.ts';
-import { DEMAND_BUCKET_MS, DEMAND_WINDOW_MS, demandTarget, idleTimeoutMs, pickIdle, prewarmPick, refillCount, retireAt } from '../pool/decide.ts';
+import { DEMAND_BUCKET_MS, DEMAND_WINDOW_MS, demandTarget, idleTimeoutMs, prewarmPick, refillCount, retireAt } from '../pool/decide.ts';
 import { ACTIVE_STATUSES, PREPARE_DEADLINE_MS, type AcquireRequest, type AcquireResult, type DrainReport, type GitPrincipal, type LeaseLookup, type LeaseRecord, type PoolSettings, type PoolStats } from '../pool/types.ts';
 import { LANDER_AGENT } from '../gateway/ref-rules.ts';
 import { gatewayAuthorization, gatewayRepoUrl, principalUser } from '../gateway/credentials.ts';
@@ -171,7 +171,7 @@ export class PoolCoordinator extends DurableObject<Env> {
   async #tryServe(req: AcquireRequest, s: PoolSettings, t0: number): Promise<AcquireResult | null> {
     if (req.mode === 'pooled') {
       // Invariant: an idle member is handed to exactly one lease (state flips in this block).
-      const pick = pickIdle(this.#db.members(), req.repoKey);
+      const pick = this.#db.pickIdle(req.repoKey);
       if (pick) return this.#armFor(this.#grant(req, pick.member.sandbox_id, pick.source, pick.member.home, s, t0));
     }
     if (this.#db.total() >= s.maxSandboxes) return null;

@@ -45,6 +45,9 @@ export const MIGRATIONS_SQL = [
   `CREATE TABLE IF NOT EXISTS repo_tips (repo_key TEXT NOT NULL, branch TEXT NOT NULL, repo_url TEXT NOT NULL, sha TEXT, checked_at INTEGER NOT NULL, PRIMARY KEY (repo_key, branch))`,
   // Why a lease failed, as its owner may read it (JSON {code, message}; public text only).
   `ALTER TABLE leases ADD COLUMN failure TEXT`,
+  // A grant picks its member with index lookups (PoolStore.pickIdle), never a scan of every member.
+  `CREATE INDEX IF NOT EXISTS members_pick ON members(state, mode, repo_key, created_at)`,
+  `CREATE INDEX IF NOT EXISTS members_age ON members(state, mode, created_at)`,
 ];
 
 /** Pool settings from the parsed config. */

@@ -1,7 +1,7 @@
 // PoolCoordinator's SQLite access: members, leases and metric counters (no decisions here).
 import { randomId } from '../lib/crypto.ts';
 import { observation } from '../metrics/series.ts';
-import type { Member } from './decide.ts';
+import type { LeaseSource, Member } from './decide.ts';
 import { ACTIVE_STATUSES, type AcquireRequest, type LeaseRecord, type PoolSettings, type PoolStats } from './types.ts';
 
 /** SQL list of the active lease statuses, for `status IN …`. */
@@ -103,6 +103,20 @@ export class PoolStore {
     return this.one(`SELECT coalesce(max(c), 0) AS n FROM (SELECT count(*) AS c FROM arrivals GROUP BY at / ?)`, bucketMs);
   }
 
+  /**
+   * The idle pooled member a lease for `repoKey` gets: the oldest one already holding the repo
+   * (affinity), else the oldest blank one (other repos' clones stay for their own hits), else the
+   * oldest of any clone. Each step is one lookup on the members_pick / members_age indexes.
+   */
+  pickIdle(repoKey: string): { member: Member; source: LeaseSource } | null {
+    const aff = this.rows<Member>(`SELECT * FROM members WHERE state='idle' AND mode='pooled' AND repo_key=? ORDER BY created_at LIMIT 1`, repoKey)[0];
+    if (aff) return { member: aff, source: 'affinity' };
+    const blank = this.rows<Member>(`SELECT * FROM members WHERE state='idle' AND mode='pooled' AND repo_key IS NULL ORDER BY created_at LIMIT 1`)[0];
+    if (blank) return { member: blank, source: 'warm' };
+    const any = this.rows<Member>(`SELECT * FROM members WHERE state='idle' AND mode='pooled' ORDER BY created_at LIMIT 1`)[0];
+    return any ? { member: any, source: 'warm' } : null;
+  }
+
   /** Every member. */
   members(): Member[] {
     return this.rows<Member>(`SELECT * FROM members`);
@@ -165,6 +179,6 @@ export class PoolStore {
 
   /** Whether a pooled member is idle. */
   hasIdlePooled(): boolean {
-    return this.one(`SELECT count(*) AS n FROM members WHERE mode='pooled' AND state='idle'`) > 0;
+    return this.rows(`SELECT 1 FROM members WHERE state='idle' AND mode='pooled' LIMIT 1`).length > 0;
   }
 }
