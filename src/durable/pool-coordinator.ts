@@ -10,9 +10,11 @@ import { ACTIVE_STATUSES, PREPARE_DEADLINE_MS, type AcquireRequest, type Acquire
 import { LANDER_AGENT } from '../gateway/ref-rules.ts';
 import { gatewayAuthorization, gatewayRepoUrl, principalUser } from '../gateway/credentials.ts';
 import { createSandbox, isAlive, killSandbox, listSandboxIds, providerOptions, type ProviderOptions } from '../sandbox/provider.ts';
-import { precloneSandbox, refreshClone, scrubSandbox, setupSandbox } from '../sandbox/maintenance.ts';
+import { precloneSandbox, refreshClone, setupSandbox } from '../sandbox/maintenance.ts';
+import type { ScrubOutcome } from './member-scrubber.ts';
 import { upstreamTip } from '../gateway/upstream-refs.ts';
-import { withDb } from '../db/client.ts';
+import { createDb } from '../db/client.ts';
+import { LingeringDb } from '../db/lingering.ts';
 import { redactFor } from '../db/lease-rows.ts';
 import { encryptText } from '../lib/crypto.ts';
 import { OUTBOX_SQL, projectBatch, type OutboxRow } from '../pool/projector.ts';
@@ -545,28 +547,26 @@ export class PoolCoordinator extends DurableObject<Env> {
 
   async #scrubAndReturn(sandboxId: string, s: PoolSettings): Promise<void> {
     const t0 = Date.now();
-    let error = 'unhealthy after the scrub';
-    // The clone is rebuilt at the tip as read from the upstream by this trusted code, never at
-    // whatever the last tenant left in its origin/<base>; without a known tip the clone is dropped.
     const m = this.#db.member(sandboxId);
-    const tip = m?.repo_url && m.repo_key && m.base_branch ? await this.#checkTip(m.repo_key, m.base_branch, m.repo_url).catch(() => null) : null;
-    const cfg = parseConfig(this.env);
-    const clone = tip && m?.repo_key
-      ? { tip, url: gatewayRepoUrl(cfg.PUBLIC_URL, m.repo_key), authorization: await gatewayAuthorization(cfg.ERROR_ENCRYPTION_KEY, principalUser(`mbr_${sandboxId}`, this.#poolName())) }
-      : null;
-    const { clean, base } = await scrubSandbox(this.#p, sandboxId, idleTimeoutMs(s), clone).catch((e) => {
-      error = String(e);
-      return { clean: false, base: null };
-    });
-    if (clean) {
-      this.#sql.exec(`UPDATE members SET state='idle', base_commit=? WHERE sandbox_id=? AND state='scrubbing'`, base, sandboxId);
+    if (!m) return;
+    const repo = m.repo_url && m.repo_key && m.base_branch ? { key: m.repo_key, url: m.repo_url, branch: m.base_branch } : null;
+    // The sandbox calls run in a MemberScrubber; this object only waits for the outcome.
+    const scrubber = this.env.MEMBER_SCRUBBER.get(this.env.MEMBER_SCRUBBER.idFromName(`${this.#poolName()}:${sandboxId}`));
+    const out = await scrubber
+      .scrub({ sandboxId, timeoutMs: idleTimeoutMs(s), pool: this.#poolName(), repo })
+      .catch((e: unknown): ScrubOutcome => ({ clean: false, base: null, tip: null, error: String(e) }));
+    if (out.tip && repo) this.#seeTip(repo.key, repo.branch, repo.url, out.tip.sha, out.tip.at);
+    // Invariant: only a member still scrubbing takes the outcome (a drain may have terminated it meanwhile).
+    if (this.#db.member(sandboxId)?.state !== 'scrubbing') return;
+    if (out.clean) {
+      this.#sql.exec(`UPDATE members SET state='idle', base_commit=? WHERE sandbox_id=?`, out.base, sandboxId);
       // A clone the scrub could not rebuild at the tip was removed: the member is blank now.
-      if (!base) this.#sql.exec(`UPDATE members SET repo_key=NULL, repo_url=NULL, base_branch=NULL WHERE sandbox_id=?`, sandboxId);
+      if (!out.base) this.#sql.exec(`UPDATE members SET repo_key=NULL, repo_url=NULL, base_branch=NULL WHERE sandbox_id=?`, sandboxId);
       this.#db.enterIdle(sandboxId, Date.now());
       this.#db.inc('returns_total{result="reused"}');
       this.#log.info('scrub_ok', { sandbox: sandboxId, duration_ms: Date.now() - t0 });
     } else {
-      this.#log.warn('scrub_failed', { sandbox: sandboxId, duration_ms: Date.now() - t0, error });
+      this.#log.warn('scrub_failed', { sandbox: sandboxId, duration_ms: Date.now() - t0, error: out.error ?? 'unhealthy after the scrub' });
       this.#db.inc('health_failures_total{where="return"}');
       await this.#terminate(sandboxId, 'unhealthy');
     }
@@ -659,6 +659,8 @@ export class PoolCoordinator extends DurableObject<Env> {
   }
 
   #projecting: Promise<number> | null = null;
+  // The projection's connection stays open between batches while lease transitions keep coming.
+  #projectionDb = new LingeringDb({ open: () => createDb(this.env), lingerMs: 10_000 });
 
   /**
    * Copies pending outbox rows to git_sandboxes (the only writer of that table), in batches; rows
@@ -677,12 +679,12 @@ export class PoolCoordinator extends DurableObject<Env> {
     let copied = 0;
     try {
       for (;;) {
-        const rows = this.#db.rows<OutboxRow>(`SELECT o.seq, o.op, o.error, o.at, l.* FROM outbox o JOIN leases l ON l.id = o.lease_id ORDER BY o.seq LIMIT 200`);
+        const rows = this.#db.rows<OutboxRow>(`SELECT o.seq, o.op, o.error, o.at, l.* FROM outbox o JOIN leases l ON l.id = o.lease_id ORDER BY o.seq LIMIT 500`);
         // Outbox rows whose lease was purged have nothing left to project.
         this.#sql.exec(`DELETE FROM outbox WHERE lease_id NOT IN (SELECT id FROM leases)`);
         if (!rows.length) return copied;
         const key = parseConfig(this.env).ERROR_ENCRYPTION_KEY;
-        await withDb(this.env, (db) => projectBatch(db, rows, (t) => encryptText(key, redactFor(this.env, t).slice(0, 4000))));
+        await this.#projectionDb.use((h) => projectBatch(h.db, rows, (t) => encryptText(key, redactFor(this.env, t).slice(0, 4000))));
         this.#sql.exec(`DELETE FROM outbox WHERE seq <= ?`, Math.max(...rows.map((r) => r.seq)));
         copied += rows.length;
       }
