@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Member } from '../../src/pool/decide.ts';
 import { MIGRATIONS_SQL, SCHEMA_SQL } from '../../src/pool/storage.ts';
 import { PoolStore } from '../../src/pool/store.ts';
+import type { LeaseRecord } from '../../src/pool/types.ts';
 
 /** The part of a Durable Object's SqlStorage that PoolStore uses, over node:sqlite. */
 function sqlStorage(db: DatabaseSync, seen: { q: string; args: unknown[] }[] = []): SqlStorage {
@@ -71,5 +72,26 @@ describe('PoolStore.pickIdle', () => {
       expect(plan).toMatch(/USING (COVERING )?INDEX members_(pick|age)/);
       expect(plan).not.toMatch(/TEMP B-TREE|SCAN members(?! USING)/);
     }
+  });
+});
+
+describe('PoolStore counters', () => {
+  it('counts a grant and observes its wait in one statement, adding to what is stored', () => {
+    const { db, store, seen } = poolDb();
+    const lease = { source: 'warm', mode: 'pooled' } as LeaseRecord;
+    store.countLease(lease, 30, true);
+    seen.length = 0;
+    store.countLease(lease, 400, true);
+    expect(seen).toHaveLength(1);
+    const rows = Object.fromEntries((db.prepare('SELECT name, value FROM counters').all() as { name: string; value: number }[]).map((r) => [r.name, r.value]));
+    expect(rows).toMatchObject({
+      'leases_total{source="warm",mode="pooled"}': 2,
+      'leases_reused_total{reused="true"}': 2,
+      'lease_wait_seconds_bucket{le="0.05"}': 1,
+      'lease_wait_seconds_bucket{le="0.5"}': 2,
+      'lease_wait_seconds_bucket{le="+Inf"}': 2,
+      lease_wait_seconds_count: 2,
+    });
+    expect(rows.lease_wait_seconds_sum).toBeCloseTo(0.43);
   });
 });
