@@ -1,6 +1,7 @@
 // MemberScrubber: runs a returned pool member's scrub (the upstream tip read, the gateway credential
 // and the sandbox calls) outside the PoolCoordinator, whose one thread then spends its time on
-// grants. Stateless: the coordinator keeps the member 'scrubbing' and applies the outcome itself.
+// grants. Stateless (a pool has a few, named by pool and bucket): the coordinator keeps the member
+// 'scrubbing' and applies the outcome itself.
 import { DurableObject } from 'cloudflare:workers';
 import { parseConfig } from '../config.ts';
 import { gatewayAuthorization, gatewayRepoUrl, principalUser } from '../gateway/credentials.ts';

@@ -2,7 +2,7 @@
 // Every state transition is one synchronous read-check-write block; awaits happen only between them.
 import { DurableObject } from 'cloudflare:workers';
 import { parseConfig } from '../config.ts';
-import { randomId } from '../lib/crypto.ts';
+import { bucketOf, randomId } from '../lib/crypto.ts';
 import { componentLogger } from '../lib/do-logger.ts';
 import type { Logger } from '../lib/log.ts';
 import { DEMAND_BUCKET_MS, DEMAND_WINDOW_MS, demandTarget, idleTimeoutMs, prewarmPick, refillCount, retireAt } from '../pool/decide.ts';
@@ -22,6 +22,9 @@ import { MIGRATIONS_SQL, settingsFromConfig, SCHEMA_SQL } from '../pool/storage.
 import { ACTIVE, PoolStore } from '../pool/store.ts';
 import { WaitQueue } from '../pool/wait-queue.ts';
 import { CreateLimiter } from '../pool/create-limiter.ts';
+
+/** MemberScrubbers per pool: scrubs spread over them by sandbox id (each is mostly waiting on the provider). */
+const SCRUBBERS = 16;
 
 /** How long a member past the demand target stays idle before it is let go (no churn on blips). */
 const IDLE_GRACE_MS = 60_000;
@@ -550,8 +553,8 @@ export class PoolCoordinator extends DurableObject<Env> {
     const m = this.#db.member(sandboxId);
     if (!m) return;
     const repo = m.repo_url && m.repo_key && m.base_branch ? { key: m.repo_key, url: m.repo_url, branch: m.base_branch } : null;
-    // The sandbox calls run in a MemberScrubber; this object only waits for the outcome.
-    const scrubber = this.env.MEMBER_SCRUBBER.get(this.env.MEMBER_SCRUBBER.idFromName(`${this.#poolName()}:${sandboxId}`));
+    // The sandbox calls run in one of the pool's MemberScrubbers; this object only waits for the outcome.
+    const scrubber = this.env.MEMBER_SCRUBBER.get(this.env.MEMBER_SCRUBBER.idFromName(`${this.#poolName()}:${bucketOf(sandboxId) % SCRUBBERS}`));
     const out = await scrubber
       .scrub({ sandboxId, timeoutMs: idleTimeoutMs(s), pool: this.#poolName(), repo })
       .catch((e: unknown): ScrubOutcome => ({ clean: false, base: null, tip: null, error: String(e) }));
