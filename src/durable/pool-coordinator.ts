@@ -188,8 +188,8 @@ export class PoolCoordinator extends DurableObject<Env> {
   /** Moves the alarm earlier when a new lease's deadline precedes it, so leases expire on time. */
   async #armFor(r: AcquireResult): Promise<AcquireResult> {
     if (!r.ok) return r;
-    const cur = await this.ctx.storage.getAlarm();
-    if (cur === null || r.lease.expires_at < cur) await this.ctx.storage.setAlarm(r.lease.expires_at);
+    const cur = await this.#getAlarm();
+    if (cur === null || r.lease.expires_at < cur) await this.#setAlarm(r.lease.expires_at);
     return r;
   }
 
@@ -356,6 +356,8 @@ export class PoolCoordinator extends DurableObject<Env> {
 
   /** The one alarm: expires leases, retires and trims idle members, refills the pool, re-arms. */
   async alarm(): Promise<void> {
+    // The alarm that fired is no longer set; #maintain arms the next one.
+    this.#alarmAt = null;
     await this.#maintain(Date.now());
   }
 
@@ -457,8 +459,26 @@ export class PoolCoordinator extends DurableObject<Env> {
     await this.#pump();
   }
 
+  // The stored alarm time as this object last set or read it (undefined: not read in this
+  // incarnation). Only this object sets its alarm, so grants compare against memory, not storage.
+  #alarmAt: number | null | undefined = undefined;
+
+  async #getAlarm(): Promise<number | null> {
+    if (this.#alarmAt === undefined) {
+      const stored = await this.ctx.storage.getAlarm();
+      // A #setAlarm during that read is newer than what was read.
+      if (this.#alarmAt === undefined) this.#alarmAt = stored;
+    }
+    return this.#alarmAt;
+  }
+
+  async #setAlarm(at: number): Promise<void> {
+    this.#alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
+  }
+
   async #ensureAlarm(): Promise<void> {
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + 10);
+    if ((await this.#getAlarm()) === null) await this.#setAlarm(Date.now() + 10);
   }
 
   /** Re-arms the alarm from stored deadlines (next lease expiry, next retirement, periodic tick). */
@@ -472,7 +492,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     else if (this.#idleTarget(now) > s.poolMin) candidates.push(now + DEMAND_BUCKET_MS);
     // A projection that failed (database down) is retried soon.
     if (this.#db.one(`SELECT count(*) AS n FROM outbox`) > 0) candidates.push(now + 5000);
-    await this.ctx.storage.setAlarm(Math.max(now + 10, Math.min(...candidates)));
+    await this.#setAlarm(Math.max(now + 10, Math.min(...candidates)));
   }
 
   /** Expires leases (one history write for all of them) and returns their sandboxes. */
