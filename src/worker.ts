@@ -6,6 +6,7 @@ import { createServiceContext } from './services/context.ts';
 export { PoolCoordinator } from './durable/pool-coordinator.ts';
 export { RepoLock } from './durable/repo-lock.ts';
 export { MetricsHub } from './durable/metrics-hub.ts';
+export { MemberScrubber } from './durable/member-scrubber.ts';
 
 const app = createApp();
 

@@ -2,17 +2,19 @@
 // Every state transition is one synchronous read-check-write block; awaits happen only between them.
 import { DurableObject } from 'cloudflare:workers';
 import { parseConfig } from '../config.ts';
-import { randomId } from '../lib/crypto.ts';
+import { bucketOf, randomId } from '../lib/crypto.ts';
 import { componentLogger } from '../lib/do-logger.ts';
 import type { Logger } from '../lib/log.ts';
-import { DEMAND_BUCKET_MS, DEMAND_WINDOW_MS, demandTarget, idleTimeoutMs, pickIdle, prewarmPick, refillCount, retireAt } from '../pool/decide.ts';
+import { DEMAND_BUCKET_MS, DEMAND_WINDOW_MS, demandTarget, idleTimeoutMs, prewarmPick, refillCount, retireAt } from '../pool/decide.ts';
 import { ACTIVE_STATUSES, PREPARE_DEADLINE_MS, type AcquireRequest, type AcquireResult, type DrainReport, type GitPrincipal, type LeaseLookup, type LeaseRecord, type PoolSettings, type PoolStats } from '../pool/types.ts';
 import { LANDER_AGENT } from '../gateway/ref-rules.ts';
 import { gatewayAuthorization, gatewayRepoUrl, principalUser } from '../gateway/credentials.ts';
 import { createSandbox, isAlive, killSandbox, listSandboxIds, providerOptions, type ProviderOptions } from '../sandbox/provider.ts';
-import { precloneSandbox, refreshClone, scrubSandbox, setupSandbox } from '../sandbox/maintenance.ts';
+import { precloneSandbox, refreshClone, setupSandbox } from '../sandbox/maintenance.ts';
+import type { ScrubOutcome } from './member-scrubber.ts';
 import { upstreamTip } from '../gateway/upstream-refs.ts';
-import { withDb } from '../db/client.ts';
+import { createDb } from '../db/client.ts';
+import { LingeringDb } from '../db/lingering.ts';
 import { redactFor } from '../db/lease-rows.ts';
 import { encryptText } from '../lib/crypto.ts';
 import { OUTBOX_SQL, projectBatch, type OutboxRow } from '../pool/projector.ts';
@@ -20,6 +22,9 @@ import { MIGRATIONS_SQL, settingsFromConfig, SCHEMA_SQL } from '../pool/storage.
 import { ACTIVE, PoolStore } from '../pool/store.ts';
 import { WaitQueue } from '../pool/wait-queue.ts';
 import { CreateLimiter } from '../pool/create-limiter.ts';
+
+/** MemberScrubbers per pool: scrubs spread over them by sandbox id (each is mostly waiting on the provider). */
+const SCRUBBERS = 16;
 
 /** How long a member past the demand target stays idle before it is let go (no churn on blips). */
 const IDLE_GRACE_MS = 60_000;
@@ -171,7 +176,7 @@ export class PoolCoordinator extends DurableObject<Env> {
   async #tryServe(req: AcquireRequest, s: PoolSettings, t0: number): Promise<AcquireResult | null> {
     if (req.mode === 'pooled') {
       // Invariant: an idle member is handed to exactly one lease (state flips in this block).
-      const pick = pickIdle(this.#db.members(), req.repoKey);
+      const pick = this.#db.pickIdle(req.repoKey);
       if (pick) return this.#armFor(this.#grant(req, pick.member.sandbox_id, pick.source, pick.member.home, s, t0));
     }
     if (this.#db.total() >= s.maxSandboxes) return null;
@@ -183,8 +188,8 @@ export class PoolCoordinator extends DurableObject<Env> {
   /** Moves the alarm earlier when a new lease's deadline precedes it, so leases expire on time. */
   async #armFor(r: AcquireResult): Promise<AcquireResult> {
     if (!r.ok) return r;
-    const cur = await this.ctx.storage.getAlarm();
-    if (cur === null || r.lease.expires_at < cur) await this.ctx.storage.setAlarm(r.lease.expires_at);
+    const cur = await this.#getAlarm();
+    if (cur === null || r.lease.expires_at < cur) await this.#setAlarm(r.lease.expires_at);
     await this.#refillSoon();
     return r;
   }
@@ -197,8 +202,8 @@ export class PoolCoordinator extends DurableObject<Env> {
   async #refillSoon(): Promise<void> {
     const now = Date.now();
     if (this.#db.draining() || this.#db.warmCount() >= this.#idleTarget(now)) return;
-    const cur = await this.ctx.storage.getAlarm();
-    if (cur === null || cur > now + 50) await this.ctx.storage.setAlarm(now + 10);
+    const cur = await this.#getAlarm();
+    if (cur === null || cur > now + 50) await this.#setAlarm(now + 10);
   }
 
   /** Records a lease on a member and marks the member leased (one synchronous block). */
@@ -218,7 +223,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     this.#db.leaveIdle(sandboxId, Date.now());
     this.#sql.exec(`UPDATE members SET state='leased', lease_id=? WHERE sandbox_id=?`, lease.id, sandboxId);
     this.#emit(lease.id, 'create');
-    if (req.agentId !== LANDER_AGENT) this.#db.recordArrival(Date.now(), this.#db.activeAgentLeases(LANDER_AGENT));
+    if (req.agentId !== LANDER_AGENT) this.#db.recordDemand(Date.now(), this.#db.activeAgentLeases(LANDER_AGENT), DEMAND_BUCKET_MS);
     this.#db.countLease(lease, Date.now() - t0, source !== 'cold');
     this.#log.info('lease_granted', { lease: lease.id, agent: req.agentId, repo: req.repoKey, source, mode: req.mode, wait_ms: Date.now() - t0 });
     return { ok: true, lease, existing: false, waitedMs: Date.now() - t0 };
@@ -364,6 +369,8 @@ export class PoolCoordinator extends DurableObject<Env> {
 
   /** The one alarm: expires leases, retires and trims idle members, refills the pool, re-arms. */
   async alarm(): Promise<void> {
+    // The alarm that fired is no longer set; #maintain arms the next one.
+    this.#alarmAt = null;
     await this.#maintain(Date.now());
   }
 
@@ -391,7 +398,7 @@ export class PoolCoordinator extends DurableObject<Env> {
   /** Idle members to keep now, from recent demand, bounded by POOL_MIN and POOL_MAX. */
   #idleTarget(now: number): number {
     const s = this.settings();
-    return demandTarget({ peakActive: this.#db.peakActive(now, DEMAND_WINDOW_MS), activeNow: this.#db.activeAgentLeases(LANDER_AGENT) }, s.poolMin, s.poolMax);
+    return demandTarget({ peakActive: this.#db.peakActive(now, DEMAND_WINDOW_MS, DEMAND_BUCKET_MS), activeNow: this.#db.activeAgentLeases(LANDER_AGENT) }, s.poolMin, s.poolMax);
   }
 
   /** Records the tip of a repo + branch the service has just seen (its own landing moved it, say). */
@@ -465,8 +472,26 @@ export class PoolCoordinator extends DurableObject<Env> {
     await this.#pump();
   }
 
+  // The stored alarm time as this object last set or read it (undefined: not read in this
+  // incarnation). Only this object sets its alarm, so grants compare against memory, not storage.
+  #alarmAt: number | null | undefined = undefined;
+
+  async #getAlarm(): Promise<number | null> {
+    if (this.#alarmAt === undefined) {
+      const stored = await this.ctx.storage.getAlarm();
+      // A #setAlarm during that read is newer than what was read.
+      if (this.#alarmAt === undefined) this.#alarmAt = stored;
+    }
+    return this.#alarmAt;
+  }
+
+  async #setAlarm(at: number): Promise<void> {
+    this.#alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
+  }
+
   async #ensureAlarm(): Promise<void> {
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + 10);
+    if ((await this.#getAlarm()) === null) await this.#setAlarm(Date.now() + 10);
   }
 
   /** Re-arms the alarm from stored deadlines (next lease expiry, next retirement, periodic tick). */
@@ -480,7 +505,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     else if (this.#idleTarget(now) > s.poolMin) candidates.push(now + DEMAND_BUCKET_MS);
     // A projection that failed (database down) is retried soon.
     if (this.#db.one(`SELECT count(*) AS n FROM outbox`) > 0) candidates.push(now + 5000);
-    await this.ctx.storage.setAlarm(Math.max(now + 10, Math.min(...candidates)));
+    await this.#setAlarm(Math.max(now + 10, Math.min(...candidates)));
   }
 
   /** Expires leases (one history write for all of them) and returns their sandboxes. */
@@ -559,28 +584,26 @@ export class PoolCoordinator extends DurableObject<Env> {
 
   async #scrubAndReturn(sandboxId: string, s: PoolSettings): Promise<void> {
     const t0 = Date.now();
-    let error = 'unhealthy after the scrub';
-    // The clone is rebuilt at the tip as read from the upstream by this trusted code, never at
-    // whatever the last tenant left in its origin/<base>; without a known tip the clone is dropped.
     const m = this.#db.member(sandboxId);
-    const tip = m?.repo_url && m.repo_key && m.base_branch ? await this.#checkTip(m.repo_key, m.base_branch, m.repo_url).catch(() => null) : null;
-    const cfg = parseConfig(this.env);
-    const clone = tip && m?.repo_key
-      ? { tip, url: gatewayRepoUrl(cfg.PUBLIC_URL, m.repo_key), authorization: await gatewayAuthorization(cfg.ERROR_ENCRYPTION_KEY, principalUser(`mbr_${sandboxId}`, this.#poolName())) }
-      : null;
-    const { clean, base } = await scrubSandbox(this.#p, sandboxId, idleTimeoutMs(s), clone).catch((e) => {
-      error = String(e);
-      return { clean: false, base: null };
-    });
-    if (clean) {
-      this.#sql.exec(`UPDATE members SET state='idle', base_commit=? WHERE sandbox_id=? AND state='scrubbing'`, base, sandboxId);
+    if (!m) return;
+    const repo = m.repo_url && m.repo_key && m.base_branch ? { key: m.repo_key, url: m.repo_url, branch: m.base_branch } : null;
+    // The sandbox calls run in one of the pool's MemberScrubbers; this object only waits for the outcome.
+    const scrubber = this.env.MEMBER_SCRUBBER.get(this.env.MEMBER_SCRUBBER.idFromName(`${this.#poolName()}:${bucketOf(sandboxId) % SCRUBBERS}`));
+    const out = await scrubber
+      .scrub({ sandboxId, timeoutMs: idleTimeoutMs(s), pool: this.#poolName(), repo })
+      .catch((e: unknown): ScrubOutcome => ({ clean: false, base: null, tip: null, error: String(e) }));
+    if (out.tip && repo) this.#seeTip(repo.key, repo.branch, repo.url, out.tip.sha, out.tip.at);
+    // Invariant: only a member still scrubbing takes the outcome (a drain may have terminated it meanwhile).
+    if (this.#db.member(sandboxId)?.state !== 'scrubbing') return;
+    if (out.clean) {
+      this.#sql.exec(`UPDATE members SET state='idle', base_commit=? WHERE sandbox_id=?`, out.base, sandboxId);
       // A clone the scrub could not rebuild at the tip was removed: the member is blank now.
-      if (!base) this.#sql.exec(`UPDATE members SET repo_key=NULL, repo_url=NULL, base_branch=NULL WHERE sandbox_id=?`, sandboxId);
+      if (!out.base) this.#sql.exec(`UPDATE members SET repo_key=NULL, repo_url=NULL, base_branch=NULL WHERE sandbox_id=?`, sandboxId);
       this.#db.enterIdle(sandboxId, Date.now());
       this.#db.inc('returns_total{result="reused"}');
       this.#log.info('scrub_ok', { sandbox: sandboxId, duration_ms: Date.now() - t0 });
     } else {
-      this.#log.warn('scrub_failed', { sandbox: sandboxId, duration_ms: Date.now() - t0, error });
+      this.#log.warn('scrub_failed', { sandbox: sandboxId, duration_ms: Date.now() - t0, error: out.error ?? 'unhealthy after the scrub' });
       this.#db.inc('health_failures_total{where="return"}');
       await this.#terminate(sandboxId, 'unhealthy');
     }
@@ -673,6 +696,8 @@ export class PoolCoordinator extends DurableObject<Env> {
   }
 
   #projecting: Promise<number> | null = null;
+  // The projection's connection stays open between batches while lease transitions keep coming.
+  #projectionDb = new LingeringDb({ open: () => createDb(this.env), lingerMs: 10_000 });
 
   /**
    * Copies pending outbox rows to git_sandboxes (the only writer of that table), in batches; rows
@@ -691,12 +716,12 @@ export class PoolCoordinator extends DurableObject<Env> {
     let copied = 0;
     try {
       for (;;) {
-        const rows = this.#db.rows<OutboxRow>(`SELECT o.seq, o.op, o.error, o.at, l.* FROM outbox o JOIN leases l ON l.id = o.lease_id ORDER BY o.seq LIMIT 200`);
+        const rows = this.#db.rows<OutboxRow>(`SELECT o.seq, o.op, o.error, o.at, l.* FROM outbox o JOIN leases l ON l.id = o.lease_id ORDER BY o.seq LIMIT 500`);
         // Outbox rows whose lease was purged have nothing left to project.
         this.#sql.exec(`DELETE FROM outbox WHERE lease_id NOT IN (SELECT id FROM leases)`);
         if (!rows.length) return copied;
         const key = parseConfig(this.env).ERROR_ENCRYPTION_KEY;
-        await withDb(this.env, (db) => projectBatch(db, rows, (t) => encryptText(key, redactFor(this.env, t).slice(0, 4000))));
+        await this.#projectionDb.use((h) => projectBatch(h.db, rows, (t) => encryptText(key, redactFor(this.env, t).slice(0, 4000))));
         this.#sql.exec(`DELETE FROM outbox WHERE seq <= ?`, Math.max(...rows.map((r) => r.seq)));
         copied += rows.length;
       }

@@ -1,4 +1,5 @@
-// Pure pool decisions: which idle member serves a lease, creation rate limiting, retirement jitter.
+// Pure pool decisions: creation rate limiting, retirement jitter, sizing. (Which idle member serves
+// a lease is an indexed query: PoolStore.pickIdle.)
 
 /** A pool member as the coordinator stores it. */
 export interface Member {
@@ -20,19 +21,6 @@ export interface Member {
 
 export type LeaseSource = 'warm' | 'affinity' | 'cold';
 
-/** Picks an idle pooled member: one that already holds the repo (affinity), else a blank one, else any (warm). */
-export function pickIdle(members: readonly Member[], repoKey: string): { member: Member; source: LeaseSource } | null {
-  const idle = members.filter((m) => m.state === 'idle' && m.mode === 'pooled');
-  const aff = idle.find((m) => m.repo_key === repoKey);
-  if (aff) return { member: aff, source: 'affinity' };
-  // Prefer a blank member so other repos' clones stay available for their own affinity hits;
-  // among non-blank ones take the oldest (its clone is least likely to be wanted again soon).
-  const blank = idle.find((m) => !m.repo_key);
-  if (blank) return { member: blank, source: 'warm' };
-  const any = [...idle].sort((a, b) => a.created_at - b.created_at)[0];
-  return any ? { member: any, source: 'warm' } : null;
-}
-
 /** Milliseconds to wait before another creation is allowed, given recent creation times (rolling 1 s window). */
 export function createDelayMs(recent: readonly number[], perSec: number, now: number): number {
   const window = 1000;
@@ -48,7 +36,7 @@ export function retireAt(createdAt: number, maxAgeS: number, rand: number): numb
   return createdAt + Math.round(maxAgeS * 1000 * jitter);
 }
 
-/** The demand window the pool sizes itself from, and how often the coordinator looks again while it holds demand. */
+/** The demand window the pool sizes itself from, and its bucket (peaks are kept per bucket; the coordinator looks again each bucket while it holds demand). */
 export const DEMAND_WINDOW_MS = 5 * 60_000;
 export const DEMAND_BUCKET_MS = 10_000;
 

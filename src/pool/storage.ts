@@ -40,14 +40,20 @@ export const MIGRATIONS_SQL = [
   `ALTER TABLE members ADD COLUMN base_commit TEXT`,
   `ALTER TABLE leases ADD COLUMN base_commit TEXT`,
   `ALTER TABLE leases ADD COLUMN fetched_at INTEGER`,
-  // The last tip of each repo + branch the service saw upstream (checked, or moved by its own landing).
+  // Lease arrivals (demand sizing's first input; superseded by the demand table below, dropped there).
   `CREATE TABLE IF NOT EXISTS arrivals (at INTEGER NOT NULL)`,
+  // The last tip of each repo + branch the service saw upstream (checked, or moved by its own landing).
   `CREATE TABLE IF NOT EXISTS repo_tips (repo_key TEXT NOT NULL, branch TEXT NOT NULL, repo_url TEXT NOT NULL, sha TEXT, checked_at INTEGER NOT NULL, PRIMARY KEY (repo_key, branch))`,
   // Why a lease failed, as its owner may read it (JSON {code, message}; public text only).
   `ALTER TABLE leases ADD COLUMN failure TEXT`,
-  // The agent leases active when each arrival was granted (demand sizing on peak concurrency).
   `ALTER TABLE arrivals ADD COLUMN active INTEGER NOT NULL DEFAULT 1`,
-  `CREATE INDEX IF NOT EXISTS members_state ON members(state)`,
+  // A grant picks its member with index lookups (PoolStore.pickIdle), never a scan of every member;
+  // counts by state (leased, warm) use the same indexes.
+  `CREATE INDEX IF NOT EXISTS members_pick ON members(state, mode, repo_key, created_at)`,
+  `CREATE INDEX IF NOT EXISTS members_age ON members(state, mode, created_at)`,
+  // Demand: the peak of concurrent agent leases per 10 s bucket (replaces a row per arrival).
+  `CREATE TABLE IF NOT EXISTS demand (bucket INTEGER PRIMARY KEY, peak INTEGER NOT NULL)`,
+  `DROP TABLE IF EXISTS arrivals`,
 ];
 
 /** Pool settings from the parsed config. */

@@ -1,7 +1,7 @@
 // PoolCoordinator's SQLite access: members, leases and metric counters (no decisions here).
 import { randomId } from '../lib/crypto.ts';
 import { observation } from '../metrics/series.ts';
-import type { Member } from './decide.ts';
+import type { LeaseSource, Member } from './decide.ts';
 import { ACTIVE_STATUSES, type AcquireRequest, type LeaseRecord, type PoolSettings, type PoolStats } from './types.ts';
 
 /** SQL list of the active lease statuses, for `status IN …`. */
@@ -44,11 +44,13 @@ export class PoolStore {
     return lease;
   }
 
-  /** Counts a granted lease by source and mode and observes its wait. */
+  /** Counts a granted lease by source and mode and observes its wait (one statement). */
   countLease(lease: LeaseRecord, waitMs: number, reused: boolean): void {
-    this.inc(`leases_total{source="${lease.source}",mode="${lease.mode}"}`);
-    this.inc(`leases_reused_total{reused="${reused}"}`);
-    this.observe('lease_wait_seconds', waitMs / 1000);
+    this.incMany({
+      [`leases_total{source="${lease.source}",mode="${lease.mode}"}`]: 1,
+      [`leases_reused_total{reused="${reused}"}`]: 1,
+      ...observation('lease_wait_seconds', waitMs / 1000),
+    });
   }
 
   /** Adds to a counter. */
@@ -56,9 +58,19 @@ export class PoolStore {
     this.sql.exec(`INSERT INTO counters(name,value) VALUES(?,?) ON CONFLICT(name) DO UPDATE SET value=value+excluded.value`, name, by);
   }
 
+  /** Adds to several counters in one statement (a histogram observation touches a dozen series). */
+  incMany(deltas: Record<string, number>): void {
+    const entries = Object.entries(deltas);
+    if (!entries.length) return;
+    this.sql.exec(
+      `INSERT INTO counters(name,value) VALUES ${entries.map(() => '(?,?)').join(',')} ON CONFLICT(name) DO UPDATE SET value=value+excluded.value`,
+      ...entries.flat(),
+    );
+  }
+
   /** Observes a duration in seconds into a registered histogram (src/metrics/families.ts). */
   observe(name: string, seconds: number): void {
-    for (const [key, by] of Object.entries(observation(name, seconds))) this.inc(key, by);
+    this.incMany(observation(name, seconds));
   }
 
   /** Starts a member's idle clock (it just turned idle). */
@@ -92,9 +104,12 @@ export class PoolStore {
       : this.rows<LeaseRecord>(`SELECT * FROM leases WHERE status IN ${ACTIVE} ORDER BY created_at, id LIMIT ?`, limit);
   }
 
-  /** Records a lease arrival for demand-based sizing, with the agent leases active once it is granted. */
-  recordArrival(now: number, active: number): void {
-    this.sql.exec(`INSERT INTO arrivals(at, active) VALUES (?, ?)`, now, active);
+  /**
+   * Records the agent leases active once a lease is granted, as the peak of its `bucketMs` bucket
+   * (one row per bucket, so the demand window is a few dozen rows however many leases it saw).
+   */
+  recordDemand(now: number, active: number, bucketMs: number): void {
+    this.sql.exec(`INSERT INTO demand(bucket, peak) VALUES (?, ?) ON CONFLICT(bucket) DO UPDATE SET peak = max(peak, excluded.peak)`, Math.floor(now / bucketMs), active);
   }
 
   /** Agent leases active now: leased members, the landers' own leases left out. */
@@ -102,10 +117,24 @@ export class PoolStore {
     return this.one(`SELECT count(*) AS n FROM members m JOIN leases l ON l.id = m.lease_id WHERE m.state = 'leased' AND l.agent_id != ?`, landerAgent);
   }
 
-  /** The most agent leases active at once within the last `windowMs` (0 when none arrived); older arrivals are dropped. */
-  peakActive(now: number, windowMs: number): number {
-    this.sql.exec(`DELETE FROM arrivals WHERE at <= ?`, now - windowMs);
-    return this.one(`SELECT coalesce(max(active), 0) AS n FROM arrivals`);
+  /** The most agent leases active at once within the last `windowMs` (0 when none); older buckets are dropped. */
+  peakActive(now: number, windowMs: number, bucketMs: number): number {
+    this.sql.exec(`DELETE FROM demand WHERE bucket < ?`, Math.floor((now - windowMs) / bucketMs));
+    return this.one(`SELECT coalesce(max(peak), 0) AS n FROM demand`);
+  }
+
+  /**
+   * The idle pooled member a lease for `repoKey` gets: the oldest one already holding the repo
+   * (affinity), else the oldest blank one (other repos' clones stay for their own hits), else the
+   * oldest of any clone. Each step is one lookup on the members_pick / members_age indexes.
+   */
+  pickIdle(repoKey: string): { member: Member; source: LeaseSource } | null {
+    const aff = this.rows<Member>(`SELECT * FROM members WHERE state='idle' AND mode='pooled' AND repo_key=? ORDER BY created_at LIMIT 1`, repoKey)[0];
+    if (aff) return { member: aff, source: 'affinity' };
+    const blank = this.rows<Member>(`SELECT * FROM members WHERE state='idle' AND mode='pooled' AND repo_key IS NULL ORDER BY created_at LIMIT 1`)[0];
+    if (blank) return { member: blank, source: 'warm' };
+    const any = this.rows<Member>(`SELECT * FROM members WHERE state='idle' AND mode='pooled' ORDER BY created_at LIMIT 1`)[0];
+    return any ? { member: any, source: 'warm' } : null;
   }
 
   /** Every member. */
@@ -174,6 +203,6 @@ export class PoolStore {
 
   /** Whether a pooled member is idle. */
   hasIdlePooled(): boolean {
-    return this.one(`SELECT count(*) AS n FROM members WHERE mode='pooled' AND state='idle'`) > 0;
+    return this.rows(`SELECT 1 FROM members WHERE state='idle' AND mode='pooled' LIMIT 1`).length > 0;
   }
 }

@@ -36,7 +36,7 @@ describe('pool sizing', () => {
     expect(await settledIdle(stub, 6)).toBe(6);
     // Quiet: the burst leaves the demand window and the members have sat idle past the grace period.
     await runInDurableObject(stub, async (_o: PoolCoordinator, state) => {
-      state.storage.sql.exec(`UPDATE arrivals SET at = at - 600000`);
+      state.storage.sql.exec(`UPDATE demand SET bucket = bucket - 60`);
       state.storage.sql.exec(`UPDATE members SET idle_since = idle_since - 120000 WHERE idle_since IS NOT NULL`);
     });
     await stub.warm();

@@ -1,22 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffMs, decideGrant, lockName } from '../../src/lock/rules.ts';
-import { createDelayMs, demandTarget, pickIdle, refillCount, retireAt, type Member } from '../../src/pool/decide.ts';
+import { createDelayMs, demandTarget, refillCount, retireAt } from '../../src/pool/decide.ts';
 import { modeFor } from '../../src/pool/rollout.ts';
-
-const m = (id: string, over: Partial<Member> = {}): Member => ({ sandbox_id: id, state: 'idle', repo_key: null, home: '/h', created_at: 0, retire_at: 1e15, lease_id: null, mode: 'pooled', ...over });
-
-describe('pickIdle', () => {
-  it('prefers a member that already holds the repo, then a blank one, then the oldest other', () => {
-    const members = [m('other', { repo_key: 'x', created_at: 5 }), m('blank'), m('mine', { repo_key: 'r' }), m('busy', { state: 'leased', repo_key: 'r' })];
-    expect(pickIdle(members, 'r')).toMatchObject({ member: { sandbox_id: 'mine' }, source: 'affinity' });
-    expect(pickIdle(members, 'z')).toMatchObject({ member: { sandbox_id: 'blank' }, source: 'warm' });
-    expect(pickIdle([m('a', { repo_key: 'x', created_at: 9 }), m('b', { repo_key: 'y', created_at: 1 })], 'z')).toMatchObject({ member: { sandbox_id: 'b' } });
-  });
-  it('never hands out leased, scrubbing, creating or direct members', () => {
-    const members = [m('a', { state: 'leased' }), m('b', { state: 'scrubbing' }), m('c', { state: 'creating' }), m('d', { mode: 'direct' })];
-    expect(pickIdle(members, 'r')).toBeNull();
-  });
-});
 
 describe('pool arithmetic', () => {
   it('rate-limits creations to CREATE_PER_SEC in a rolling second', () => {
