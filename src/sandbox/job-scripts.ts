@@ -54,7 +54,9 @@ wait "$cp" 2>/dev/null; rc=$?
 [ -n "$wp" ] && kill "$wp" 2>/dev/null
 [ -e "$jd/timedout" ] && rc=124
 # The readers end once every writer is gone; writers the job left running get a short grace.
-for _ in $(seq 40); do alive "$op" || alive "$ep" || break; read -rt 0.05 _ <> "$jd/t.fifo"; done
+# Past 2 s only a writer the command left (a process with its mark) cuts the wait short: readers
+# slowed by a loaded machine are waited for (up to 30 s), so no output is lost.
+for i in $(seq 600); do alive "$op" || alive "$ep" || break; [ "$i" -gt 40 ] && grep -qsxzF "GS_JOB=$id" /proc/[0-9]*/environ && break; read -rt 0.05 _ <> "$jd/t.fifo"; done
 finish "$rc"`;
 
 /**

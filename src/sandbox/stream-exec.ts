@@ -60,7 +60,9 @@ kill "$wp" 2>/dev/null
 if [ -e "$d/timedout" ]; then t=1; rc=124; killmark "GS_EXEC=$GS_MARK"; fi
 # The readers end once every writer is gone; writers the command left running get a short grace,
 # then the readers are stopped so this script's output ends here.
-for _ in $(seq 40); do alive "$op" || alive "$ep" || break; read -rt 0.05 _ <> "$d/t"; done
+# Past 2 s only a writer the command left (a process with its mark) cuts the wait short: readers
+# slowed by a loaded machine are waited for (up to 30 s), so no output is lost.
+for i in $(seq 600); do alive "$op" || alive "$ep" || break; [ "$i" -gt 40 ] && grep -qsxzF "GS_EXEC=$GS_MARK" /proc/[0-9]*/environ && break; read -rt 0.05 _ <> "$d/t"; done
 killmark "GS_FWD=$GS_MARK"
 wait "$op" "$ep" 2>/dev/null
 printf '__GS_END rc=%d timeout=%d\\n' "$rc" "$t"`;

@@ -1,5 +1,6 @@
 // Files and exec inside a lease's repo: repo-relative paths only, no traversal or symlink escape,
 // bounded command output and a timeout.
+import { execScript } from '../sandbox/exec-script.ts';
 import { AppError } from '../errors.ts';
 import { assertRepoPath } from '../git/validate.ts';
 import { markers } from '../git/status.ts';
@@ -113,42 +114,6 @@ export interface ExecResult {
   timed_out: boolean;
 }
 
-/**
- * Runs GS_CMD in GS_WORKDIR for at most GS_TIMEOUT_S seconds. Its stdout and stderr go through
- * FIFOs into files cut at GS_CAP+1 bytes (the rest is drained, never stored), in a private dir deleted on
- * exit. The command runs in its own session marked GS_EXEC=<nonce>; at the deadline that session
- * and every process carrying the mark are killed. Output: a `__GS_EXEC rc= timeout= out= err=`
- * header line, then the captured stdout (on stdout) and stderr (on stderr).
- */
-function execScript(): string {
-  return `cd "$GS_WORKDIR" || exit 1
-d="$(mktemp -d)" || exit 1
-trap 'rm -rf -- "$d"' EXIT
-n=$((GS_CAP + 1)); t=0
-mkfifo "$d/o" "$d/e" "$d/t" || exit 1
-# Unbuffered, so what a command printed is in the file even while a writer it left lingers.
-cap() { if command -v stdbuf >/dev/null; then stdbuf -o0 head -c "$n"; else head -c "$n"; fi > "$1"; cat > /dev/null; }
-alive() { local l; read -r l 2>/dev/null < "/proc/$1/stat" || return 1; l="\${l##*) }"; [ "\${l%% *}" != Z ]; }
-cap "$d/out" < "$d/o" & op=$!
-cap "$d/err" < "$d/e" & ep=$!
-read -r nonce < /proc/sys/kernel/random/uuid
-GS_EXEC="$nonce" setsid bash -c "$GS_CMD" < /dev/null > "$d/o" 2> "$d/e" & cp=$!
-( read -rt "$GS_TIMEOUT_S" _ <> "$d/t"; : > "$d/timedout"; kill -KILL -- "-$cp" "$cp" ) 2>/dev/null & wp=$!
-wait "$cp" 2>/dev/null; rc=$?
-kill "$wp" 2>/dev/null
-if [ -e "$d/timedout" ]; then
-  t=1; rc=124
-  for _ in 1 2 3 4 5; do
-    pids="$(grep -lsxzF "GS_EXEC=$nonce" /proc/[0-9]*/environ | cut -d/ -f3)"
-    [ -z "$pids" ] && break
-    kill -KILL $pids 2>/dev/null
-  done
-fi
-# The readers end once every writer is gone; writers the command left running get a short grace.
-for _ in $(seq 40); do alive "$op" || alive "$ep" || break; read -rt 0.05 _ <> "$d/t"; done
-printf '__GS_EXEC rc=%d timeout=%d out=%d err=%d\\n' "$rc" "$t" "$(stat -c %s "$d/out")" "$(stat -c %s "$d/err")"
-head -c "$n" "$d/out"; head -c "$n" "$d/err" >&2`;
-}
 
 /** Runs a command in the repo with a timeout; stdout and stderr are each capped at MAX_OUTPUT_BYTES in the sandbox. */
 export async function execCommand(ctx: ServiceContext, agentId: string, id: string, command: string, timeoutMs?: number): Promise<ExecResult> {

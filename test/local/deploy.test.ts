@@ -41,9 +41,9 @@ describe('wrangler environments', () => {
     });
   }
 
-  it('keeps the top level (local dev and tests) on the same Durable Objects with the MetricsHub migrated', () => {
-    expect(bindingNames(top.durable_objects.bindings)).toEqual(['METRICS_HUB=MetricsHub', 'POOL_COORDINATOR=PoolCoordinator', 'REPO_LOCK=RepoLock']);
-    expect(top.migrations.flatMap((m: { new_sqlite_classes?: string[] }) => m.new_sqlite_classes ?? []).sort()).toEqual(['MetricsHub', 'PoolCoordinator', 'RepoLock']);
+  it('keeps the top level (local dev and tests) on the same Durable Objects with the MetricsHub and MemberScrubber migrated', () => {
+    expect(bindingNames(top.durable_objects.bindings)).toEqual(['MEMBER_SCRUBBER=MemberScrubber', 'METRICS_HUB=MetricsHub', 'POOL_COORDINATOR=PoolCoordinator', 'REPO_LOCK=RepoLock']);
+    expect(top.migrations.flatMap((m: { new_sqlite_classes?: string[] }) => m.new_sqlite_classes ?? []).sort()).toEqual(['MemberScrubber', 'MetricsHub', 'PoolCoordinator', 'RepoLock']);
   });
 });
 

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { incompleteTail, PieceSplitter, pieceOf } from '../../src/lib/output-pieces.ts';
 import { jobKillScript, jobListScript, jobLogsScript, jobRunnerScript, jobStartScript, jobStatusScript } from '../../src/sandbox/job-scripts.ts';
 import { streamExecScript } from '../../src/sandbox/stream-exec.ts';
+import { execScript } from '../../src/sandbox/exec-script.ts';
 
 vi.setConfig({ testTimeout: 30_000 });
 
@@ -66,6 +67,14 @@ function runStream(command: string, over: Record<string, string> = {}): Promise<
   return new Promise((resolve) => p.on('close', () => resolve({ lines, mark })));
 }
 
+/** A PATH whose `stdbuf` starts 3 s late: the output readers of a loaded machine. */
+function slowReaders(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gs-slow-'));
+  const real = spawnSync('bash', ['-c', 'command -v stdbuf'], { encoding: 'utf8' }).stdout.trim();
+  fs.writeFileSync(path.join(dir, 'stdbuf'), `#!/bin/sh\nsleep 3\nexec ${real} "$@"\n`, { mode: 0o755 });
+  return `${dir}:${process.env.PATH ?? '/usr/bin:/bin'}`;
+}
+
 const chunks = (lines: { line: string }[], tag: string) => lines.filter((l) => l.line.startsWith(`${tag} `)).map((l) => Buffer.from(l.line.slice(2), 'base64').toString()).join('');
 
 describe('the stream runner', () => {
@@ -92,11 +101,25 @@ describe('the stream runner', () => {
     spawnSync('bash', ['-c', `for p in $(grep -lsxzF "GS_EXEC=${mark}" /proc/[0-9]*/environ | cut -d/ -f3); do kill -KILL $p; done`]);
   });
 
+  it('keeps every byte when its readers start late (a loaded machine) and no process of the command is left', async () => {
+    const { lines } = await runStream('echo kept; echo also >&2', { PATH: slowReaders() });
+    expect(lines.find((l) => l.line.startsWith('__GS_END'))!.line).toBe('__GS_END rc=0 timeout=0');
+    expect(chunks(lines, 'O')).toBe('kept\n');
+    expect(chunks(lines, 'E')).toBe('also\n');
+  });
+
   it('kills the command and everything it started at the deadline', async () => {
     const { lines, mark } = await runStream('echo started; setsid sleep 30 & sleep 30', { GS_TIMEOUT_S: '0.5' });
     expect(lines.find((l) => l.line.startsWith('__GS_END'))!.line).toBe('__GS_END rc=124 timeout=1');
     expect(chunks(lines, 'O')).toBe('started\n');
     expect(marked(`GS_EXEC=${mark}`)).toBe('0');
+  });
+});
+
+describe('the exec runner', () => {
+  it('keeps every byte when its readers start late (a loaded machine) and no process of the command is left', () => {
+    const r = spawnSync('bash', ['-c', execScript()], { env: env({ GS_WORKDIR: os.tmpdir(), GS_CMD: 'git --version >/dev/null; echo 4b1d869f', GS_CAP: '1000', GS_TIMEOUT_S: '10', PATH: slowReaders() }), encoding: 'utf8' });
+    expect(r.stdout).toBe('__GS_EXEC rc=0 timeout=0 out=9 err=0\n4b1d869f\n');
   });
 });
 
