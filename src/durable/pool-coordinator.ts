@@ -158,7 +158,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     this.#inflight.set(req.agentId, (this.#inflight.get(req.agentId) ?? 0) + 1);
     try {
       const t0 = Date.now();
-      const immediate = await this.#tryServe(req, s, t0);
+      const immediate = await this.#tryServe(req, s, t0, this.#waiters.length);
       if (immediate) return immediate;
       if (this.#waiters.length >= s.maxWaiters) {
         this.#db.inc('lease_rejections_total{reason="queue_full"}');
@@ -173,11 +173,15 @@ export class PoolCoordinator extends DurableObject<Env> {
   }
 
   /** Serves `req` now if an idle member or capacity exists; null means it must wait. */
-  async #tryServe(req: AcquireRequest, s: PoolSettings, t0: number): Promise<AcquireResult | null> {
+  async #tryServe(req: AcquireRequest, s: PoolSettings, t0: number, ahead: number): Promise<AcquireResult | null> {
     if (req.mode === 'pooled') {
       // Invariant: an idle member is handed to exactly one lease (state flips in this block).
       const pick = this.#db.pickIdle(req.repoKey);
       if (pick) return this.#armFor(this.#grant(req, pick.member.sandbox_id, pick.source, pick.member.home, s, t0));
+      // A member on its way back (being scrubbed or refreshed, well under a second) serves this lease
+      // sooner and cheaper than a new sandbox: wait for it while more are coming back than leases
+      // wait ahead of this one (its return, or its failure, pumps the queue).
+      if (this.#db.returningCount() > ahead) return null;
     }
     if (this.#db.total() >= s.maxSandboxes) return null;
     const created = await this.#createMember(req.mode, s, true);
@@ -616,7 +620,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     while (this.#waiters.length) {
       if (!this.#db.hasIdlePooled() && this.#db.total() >= s.maxSandboxes) return;
       const w = this.#waiters.take()!;
-      const r = await this.#tryServe(w.req, s, w.enqueuedAt);
+      const r = await this.#tryServe(w.req, s, w.enqueuedAt, 0);
       if (!r) return this.#waiters.putBack(w);
       w.resolve(r);
     }

@@ -202,6 +202,11 @@ export class PoolStore {
   }
 
   /** Whether a pooled member is idle. */
+  /** Pooled members on their way back to idle: being scrubbed after a release, or refreshed. */
+  returningCount(): number {
+    return this.one(`SELECT count(*) AS n FROM members WHERE mode='pooled' AND state IN ('scrubbing','refreshing')`);
+  }
+
   hasIdlePooled(): boolean {
     return this.rows(`SELECT 1 FROM members WHERE state='idle' AND mode='pooled' LIMIT 1`).length > 0;
   }

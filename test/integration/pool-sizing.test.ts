@@ -64,6 +64,18 @@ describe('pool sizing', () => {
     expect(await settledIdle(stub, 3)).toBe(3);
   });
 
+  it('hands a lease the member being scrubbed after a release instead of creating a sandbox', async () => {
+    const stub = await fresh({ poolMin: 0, poolMax: 4, maxSandboxes: 10 });
+    const first = await stub.acquire(req('again'));
+    expect(first.ok && first.lease.source).toBe('cold');
+    if (first.ok) await stub.release(first.lease.id, 'again');
+    expect((await stub.stats()).members['scrubbing:pooled']).toBe(1);
+    // The agent leases again at once: it waits for its old member's scrub, no second sandbox.
+    const second = await stub.acquire(req('again', 1));
+    expect(second.ok && second.lease.source).not.toBe('cold');
+    expect(second.ok && first.ok && second.lease.sandbox_id).toBe(first.ok ? first.lease.sandbox_id : '');
+  });
+
   it('grants exactly MAX_LEASES_PER_AGENT of 15 concurrent cold leases by one agent', async () => {
     const stub = await fresh({ poolMin: 0, poolMax: 0, maxSandboxes: 40, maxLeasesPerAgent: 10, createPerSec: 100 });
     const got = await Promise.all(Array.from({ length: 15 }, (_, i) => stub.acquire(req('greedy', i))));
