@@ -1,5 +1,6 @@
 // The bash runner of a plain exec (services/files.ts execCommand): bounded capture into files, a deadline,
 // every process of the command killed at it.
+import { ALIVE_FN, awaitReaders } from './output-readers.ts';
 
 /**
  * Runs GS_CMD in GS_WORKDIR for at most GS_TIMEOUT_S seconds. Its stdout and stderr go through
@@ -16,9 +17,10 @@ n=$((GS_CAP + 1)); t=0
 mkfifo "$d/o" "$d/e" "$d/t" || exit 1
 # Unbuffered, so what a command printed is in the file even while a writer it left lingers.
 cap() { if command -v stdbuf >/dev/null; then stdbuf -o0 head -c "$n"; else head -c "$n"; fi > "$1"; cat > /dev/null; }
-alive() { local l; read -r l 2>/dev/null < "/proc/$1/stat" || return 1; l="\${l##*) }"; [ "\${l%% *}" != Z ]; }
-cap "$d/out" < "$d/o" & op=$!
-cap "$d/err" < "$d/e" & ep=$!
+${ALIVE_FN}
+# The readers hold none of this script's output: one a lingering writer keeps open cannot hold the answer.
+cap "$d/out" < "$d/o" > /dev/null 2>&1 & op=$!
+cap "$d/err" < "$d/e" > /dev/null 2>&1 & ep=$!
 read -r nonce < /proc/sys/kernel/random/uuid
 GS_EXEC="$nonce" setsid bash -c "$GS_CMD" < /dev/null > "$d/o" 2> "$d/e" & cp=$!
 ( read -rt "$GS_TIMEOUT_S" _ <> "$d/t"; : > "$d/timedout"; kill -KILL -- "-$cp" "$cp" ) 2>/dev/null & wp=$!
@@ -32,10 +34,7 @@ if [ -e "$d/timedout" ]; then
     kill -KILL $pids 2>/dev/null
   done
 fi
-# The readers end once every writer is gone; writers the command left running get a short grace.
-# Past 2 s only a writer the command left (a process with its mark) cuts the wait short: readers
-# slowed by a loaded machine are waited for (up to 30 s), so no output is lost.
-for i in $(seq 600); do alive "$op" || alive "$ep" || break; [ "$i" -gt 40 ] && grep -qsxzF "GS_EXEC=$nonce" /proc/[0-9]*/environ && break; read -rt 0.05 _ <> "$d/t"; done
+${awaitReaders('GS_EXEC=$nonce', '"$d/t"')}
 printf '__GS_EXEC rc=%d timeout=%d out=%d err=%d\\n' "$rc" "$t" "$(stat -c %s "$d/out")" "$(stat -c %s "$d/err")"
 head -c "$n" "$d/out"; head -c "$n" "$d/err" >&2`;
 }

@@ -9,6 +9,7 @@
 // kills every process and empties $HOME), and the coordinator stays bookkeeping only, with no
 // per-job writes. The files are the tenant's to write: a tenant can make its own job's state lie,
 // only to itself. Every caller value reaches these scripts through env, never interpolation.
+import { ALIVE_FN, awaitReaders } from './output-readers.ts';
 
 /** Helpers every job script shares; `jd` is the job's dir. */
 const LIB = `# pid <file>: a pid read from the job's dir, empty unless it is a number above 1.
@@ -35,7 +36,7 @@ jd="$GS_JOBS/$GS_JOB_ID"`;
 const RUNNER = `jd="$GS_JD"; n=$((GS_CAP + 1))
 echo "$$" > "$jd/runner.tmp" && mv -f -- "$jd/runner.tmp" "$jd/runner"
 finish() { date +%s%3N > "$jd/ended"; echo "$1" > "$jd/exit.tmp" && mv -f -- "$jd/exit.tmp" "$jd/exit"; rm -f -- "$jd/o.fifo" "$jd/e.fifo" "$jd/t.fifo"; exit 0; }
-alive() { local l; read -r l 2>/dev/null < "/proc/$1/stat" || return 1; l="\${l##*) }"; [ "\${l%% *}" != Z ]; }
+${ALIVE_FN}
 cd "$GS_WORKDIR" || finish 127
 # Unbuffered, so what the job printed can be read while it runs.
 ( stdbuf -o0 head -c "$n" > "$jd/out"; cat > /dev/null ) < "$jd/o.fifo" & op=$!
@@ -53,10 +54,7 @@ fi
 wait "$cp" 2>/dev/null; rc=$?
 [ -n "$wp" ] && kill "$wp" 2>/dev/null
 [ -e "$jd/timedout" ] && rc=124
-# The readers end once every writer is gone; writers the job left running get a short grace.
-# Past 2 s only a writer the command left (a process with its mark) cuts the wait short: readers
-# slowed by a loaded machine are waited for (up to 30 s), so no output is lost.
-for i in $(seq 600); do alive "$op" || alive "$ep" || break; [ "$i" -gt 40 ] && grep -qsxzF "GS_JOB=$id" /proc/[0-9]*/environ && break; read -rt 0.05 _ <> "$jd/t.fifo"; done
+${awaitReaders('GS_JOB=$id', '"$jd/t.fifo"')}
 finish "$rc"`;
 
 /**

@@ -2,6 +2,7 @@
 // of the command's stdout or stderr is forwarded at once as one base64 line (so bytes arrive
 // unchanged; the SDK would decode them as UTF-8), each stream cut at cap+1 bytes; the command runs
 // in its own session under a mark, and at the deadline (or on cancel) every marked process is killed.
+import { ALIVE_FN, awaitReaders } from './output-readers.ts';
 import { SandboxNotFoundError, type CommandHandle } from 'e2b';
 import { AppError } from '../errors.ts';
 import { fromBase64 } from '../lib/output-pieces.ts';
@@ -48,7 +49,7 @@ mkfifo "$d/o" "$d/e" "$d/t" || exit 1
 # shellcheck disable=SC2016  # the reader's text, expanded by the reader
 rd='fwd() { local c; while c="$(dd bs=65536 count=1 2>/dev/null | base64 -w0)" && [ -n "$c" ]; do printf "%s %s\\n" "$1" "$c"; done; }
 { stdbuf -o0 head -c "$1" | fwd "$2"; cat > /dev/null; }'
-alive() { local l; read -r l 2>/dev/null < "/proc/$1/stat" || return 1; l="\${l##*) }"; [ "\${l%% *}" != Z ]; }
+${ALIVE_FN}
 # shellcheck disable=SC2086  # a list of pids, split on purpose
 killmark() { local p; for _ in 1 2 3 4 5; do p="$(grep -lsxzF "$1" /proc/[0-9]*/environ | cut -d/ -f3)"; [ -z "$p" ] && break; kill -KILL $p 2>/dev/null; done; }
 GS_FWD="$GS_MARK" bash -c "$rd" _ "$n" O < "$d/o" & op=$!
@@ -58,11 +59,8 @@ GS_EXEC="$GS_MARK" setsid bash -c "$GS_CMD" < /dev/null > "$d/o" 2> "$d/e" & cp=
 wait "$cp" 2>/dev/null; rc=$?
 kill "$wp" 2>/dev/null
 if [ -e "$d/timedout" ]; then t=1; rc=124; killmark "GS_EXEC=$GS_MARK"; fi
-# The readers end once every writer is gone; writers the command left running get a short grace,
-# then the readers are stopped so this script's output ends here.
-# Past 2 s only a writer the command left (a process with its mark) cuts the wait short: readers
-# slowed by a loaded machine are waited for (up to 30 s), so no output is lost.
-for i in $(seq 600); do alive "$op" || alive "$ep" || break; [ "$i" -gt 40 ] && grep -qsxzF "GS_EXEC=$GS_MARK" /proc/[0-9]*/environ && break; read -rt 0.05 _ <> "$d/t"; done
+# Then the readers are stopped so this script's output ends here.
+${awaitReaders('GS_EXEC=$GS_MARK', '"$d/t"')}
 killmark "GS_FWD=$GS_MARK"
 wait "$op" "$ep" 2>/dev/null
 printf '__GS_END rc=%d timeout=%d\\n' "$rc" "$t"`;

@@ -108,6 +108,15 @@ describe('the stream runner', () => {
     expect(chunks(lines, 'E')).toBe('also\n');
   });
 
+  it('ends at GS_DRAIN_S when the command leaves a writer with its mark stripped (env -u) to hold its output open', async () => {
+    const { lines } = await runStream('echo before; env -u GS_EXEC sleep 61.4242 &', { GS_DRAIN_S: '3' });
+    spawnSync('pkill', ['-f', 'sleep 61.4242']);
+    const end = lines.find((l) => l.line.startsWith('__GS_END'))!;
+    expect(end.line).toBe('__GS_END rc=0 timeout=0');
+    expect(end.at).toBeLessThan(8000);
+    expect(chunks(lines, 'O')).toBe('before\n');
+  });
+
   it('kills the command and everything it started at the deadline', async () => {
     const { lines, mark } = await runStream('echo started; setsid sleep 30 & sleep 30', { GS_TIMEOUT_S: '0.5' });
     expect(lines.find((l) => l.line.startsWith('__GS_END'))!.line).toBe('__GS_END rc=124 timeout=1');
@@ -120,6 +129,14 @@ describe('the exec runner', () => {
   it('keeps every byte when its readers start late (a loaded machine) and no process of the command is left', () => {
     const r = spawnSync('bash', ['-c', execScript()], { env: env({ GS_WORKDIR: os.tmpdir(), GS_CMD: 'git --version >/dev/null; echo 4b1d869f', GS_CAP: '1000', GS_TIMEOUT_S: '10', PATH: slowReaders() }), encoding: 'utf8' });
     expect(r.stdout).toBe('__GS_EXEC rc=0 timeout=0 out=9 err=0\n4b1d869f\n');
+  });
+
+  it('ends at GS_DRAIN_S when the command leaves a writer with its mark stripped (env -u) to hold its output open', () => {
+    const t0 = Date.now();
+    const r = spawnSync('bash', ['-c', execScript()], { env: env({ GS_WORKDIR: os.tmpdir(), GS_CMD: 'echo before; env -u GS_EXEC sleep 61.4343 &', GS_CAP: '1000', GS_TIMEOUT_S: '10', GS_DRAIN_S: '3' }), encoding: 'utf8' });
+    spawnSync('pkill', ['-f', 'sleep 61.4343']);
+    expect(Date.now() - t0).toBeLessThan(8000);
+    expect(r.stdout).toBe('__GS_EXEC rc=0 timeout=0 out=7 err=0\nbefore\n');
   });
 });
 
