@@ -68,7 +68,11 @@ export const USAGE = `npm run bench -- [flags]
   --capacity-only          the capacity measurement alone (no floors, calibration or scenarios)
   --capacity-agents N[,N…] concurrent agents per coordinator level (default 100,500,1000,2000,5000)
   --capacity-members M[,M…]  pool sizes to run the smallest agent level against (default 100,1000,5000)
-  --capacity-shards K[,K…] coordinators the largest level is spread over, agent i on shard i mod K (default 1,2,4,8)
+  --capacity-shards K[,K…] coordinators the largest level is spread over, each in its own workerd process with
+                           its share of the agents, run side by side (default 1,2,4)
+  --capacity-scrubber stub|sdk  what answers a release's scrub (default stub: the MemberScrubber answers clean at
+                           once, the sandbox side out; sdk: the real MemberScrubber, its e2b SDK calls to the
+                           provider stub on the coordinator's workerd thread)
   --capacity-lock-agents N[,N…]  concurrent users of one RepoLock (default 1,10,100,1000; 1 = uncontended)
   --capacity-duration-s S  measuring window per level (default 20)
   --capacity-warmup-s W    time before the window, so the initial burst on idle members is left out (default 5)
@@ -115,6 +119,12 @@ const persist = (s: string | undefined): 'tmpfs' | 'disk' => {
   return s;
 };
 
+const scrubber = (s: string | undefined): 'stub' | 'sdk' => {
+  if (s === undefined) return 'stub';
+  if (s !== 'stub' && s !== 'sdk') throw new Error(`--capacity-scrubber: expected stub or sdk, got ${JSON.stringify(s)}`);
+  return s;
+};
+
 /** The --capacity options; null without --capacity, and an error when a --capacity-* flag comes alone. */
 function capacity(values: Record<string, string | boolean | undefined>): CapacityOptions | null {
   const str = (k: string) => values[k] as string | undefined;
@@ -125,7 +135,8 @@ function capacity(values: Record<string, string | boolean | undefined>): Capacit
   return {
     agents: str('capacity-agents') ? ints(str('capacity-agents')!, '--capacity-agents') : [100, 500, 1000, 2000, 5000],
     members: str('capacity-members') ? ints(str('capacity-members')!, '--capacity-members') : [100, 1000, 5000],
-    shards: str('capacity-shards') ? ints(str('capacity-shards')!, '--capacity-shards') : [1, 2, 4, 8],
+    shards: str('capacity-shards') ? ints(str('capacity-shards')!, '--capacity-shards') : [1, 2, 4],
+    scrubber: scrubber(str('capacity-scrubber')),
     lockAgents: str('capacity-lock-agents') ? ints(str('capacity-lock-agents')!, '--capacity-lock-agents') : [1, 10, 100, 1000],
     warmupMs: Math.round(num(str('capacity-warmup-s'), 5, '--capacity-warmup-s') * 1000),
     durationMs: Math.round(num(str('capacity-duration-s'), 20, '--capacity-duration-s', 0.5) * 1000),
@@ -176,6 +187,7 @@ export function parseCli(argv: string[]): BenchOptions | null {
       'capacity-only': { type: 'boolean' },
       'capacity-agents': { type: 'string' },
       'capacity-shards': { type: 'string' },
+      'capacity-scrubber': { type: 'string' },
       'capacity-members': { type: 'string' },
       'capacity-lock-agents': { type: 'string' },
       'capacity-duration-s': { type: 'string' },

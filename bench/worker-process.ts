@@ -84,7 +84,11 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
     '--show-interactive-dev-session=false',
   ];
   // wrangler also reads process.env for keys named in [vars]/[secrets]: drop those so the env file rules.
-  const env: NodeJS.ProcessEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: 'true' };
+  // wrangler dev's local explorer and local observability (on by default) send every invocation's
+  // tail events, each Durable Object call included, to a trace store in the same workerd that writes
+  // them to SQLite: a development tool production does not have, which cost the capacity bench most
+  // of its throughput (grants/s fell from 500 to 60 within 20 s as the store grew). Off for the bench.
+  const env: NodeJS.ProcessEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: 'true', X_LOCAL_OBSERVABILITY: 'false', X_LOCAL_EXPLORER: 'false' };
   for (const k of Object.keys(vars)) delete env[k];
   const child: ChildProcess = spawn(process.execPath, args, { cwd: opts.root, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
   trackGroup(child);

@@ -115,7 +115,10 @@ try {
   wrangler = spawn('npx', ['wrangler', 'dev', '--port', String(PORT), '--ip', '127.0.0.1', '--persist-to', doState, '--show-interactive-dev-session=false'], {
     detached: true,
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+    // wrangler dev's local observability records every invocation (each Durable Object call too) in
+    // a trace store inside the same workerd, which cut the coordinator's local throughput ~5x in the
+    // capacity bench; off unless X_LOCAL_OBSERVABILITY=true is set.
+    env: { X_LOCAL_OBSERVABILITY: 'false', ...process.env, WRANGLER_SEND_METRICS: 'false' },
   });
   wrangler.on('exit', (code, signal) => {
     if (stopping) return;

@@ -54,7 +54,7 @@ export interface CapacityResult {
   curve: CurvePoint[];
   /** The smallest agent level against growing pools: what one grant costs as the member table grows. */
   members_curve: (CurvePoint & { members: number; workerd_cpu_ms_per_grant: number | null })[];
-  /** K coordinators, agent i on shard i mod K, all in the one workerd process. */
+  /** K coordinators side by side, each in its own workerd process with its share of the agents (K = 1: the curve's level). */
   shards: (CurvePoint & { shards: number })[];
   lock_curve: { agents: number; cycles_per_s: number; p50_ms: number | null; p99_ms: number | null }[];
   levels: LevelResult[];
@@ -90,7 +90,10 @@ export function renderCapacity(c: CapacityResult): string {
     `Capacity (in workerd, sandbox side stubbed; ${Number(c.options.durationMs) / 1000} s per run after ${Number(c.options.warmupMs) / 1000} s warm-up; all times in ms):`,
     table(rows),
     '  coordinator: closed loop, each agent acquire → release back to back on coordinators seeded with idle members',
-    '  (members = per shard); release scrubs through the provider stub, the history goes to Postgres. ops = grants.',
+    c.options.scrubber === 'sdk'
+      ? '  (members = per shard); release scrubs through the e2b SDK to the provider stub, the history goes to Postgres. ops = grants.'
+      : '  (members = per shard); a release\'s scrub is answered clean at once (stub MemberScrubber), the history goes to Postgres. ops = grants.',
+    '  shards K > 1: K workerd processes side by side, each with its coordinator and its share of the agents; ops add up.',
     '  no-op RPC: the driver and the RPC path alone. repo lock: acquire → release; agents > 1 queue behind the holder.',
     '  workerd busy: workerd CPU seconds per second (the driver runs in the same isolate); ops/CPU-s: operations per',
     '  workerd CPU second, the rate with a whole core (other users share this machine); load: 1-min load average.',

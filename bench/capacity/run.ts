@@ -17,14 +17,16 @@ import { bundleWorker, startWorker, type WorkerProcess } from '../worker-process
 import { startProfile, type HotFunction, type Profiling } from './inspector.ts';
 import { startProviderStub, type ProviderStub } from './provider-stub.ts';
 import type { CapacityResult, LevelResult } from './report.ts';
-import type { DriveResult } from './types.ts';
+import type { DriveResult, Pcts } from './types.ts';
 
 /** What to measure. */
 export interface CapacityOptions {
   /** Concurrent agents per coordinator level (each level: a fresh coordinator with as many members). */
   agents: number[];
-  /** Shard counts to simulate at the largest level (1 is the level itself). */
+  /** Shard counts to run at the largest level (1 is the level itself), each shard in its own workerd. */
   shards: number[];
+  /** What answers a release's scrub: a stub MemberScrubber (default), or the real one through the e2b SDK. */
+  scrubber: 'stub' | 'sdk';
   /** Member counts to run at the smallest agent level (the cost of a grant as the pool grows). */
   members: number[];
   /** Concurrent lock users per RepoLock level (1 = uncontended). */
@@ -71,11 +73,13 @@ interface Measured {
   scrubs: number;
   /** Scrubs the stub answered in each second since the start. */
   scrubTimeline: number[];
+  /** False when the stub MemberScrubber answered the scrubs (the provider stub saw none). */
+  scrubsCounted?: boolean;
   error?: string;
 }
 
 /** Runs one driver and samples CPU, the stub's scrub count (and a profile) over its measuring window. */
-async function measured(w: BenchWorker, stub: ProviderStub, p: string, body: { warmupMs: number; durationMs: number } & Record<string, unknown>, profileFile: string | null, log: (s: string) => void): Promise<Measured> {
+async function measured(w: BenchWorker, stub: ProviderStub, p: string, body: { warmupMs: number; durationMs: number } & Record<string, unknown>, profileFile: string | null, log: (s: string) => void, scrubsCounted = true): Promise<Measured> {
   let a: CpuSample | null = null;
   let b: CpuSample | null = null;
   let s0 = 0;
@@ -107,7 +111,7 @@ async function measured(w: BenchWorker, stub: ProviderStub, p: string, body: { w
       (e: unknown) => ({ run: null, error: e instanceof Error ? e.message : String(e) }),
     );
     const d = cpuDiff(a, b, 1);
-    return { ...run, cpu: d ? d.by_role_s : null, hot: await hot, scrubs: s1 - s0, scrubTimeline };
+    return { ...run, cpu: d ? d.by_role_s : null, hot: await hot, scrubs: s1 - s0, scrubTimeline, scrubsCounted: scrubsCounted };
   } finally {
     clearInterval(tick);
     clearTimeout(ta);
@@ -116,6 +120,8 @@ async function measured(w: BenchWorker, stub: ProviderStub, p: string, body: { w
 }
 
 function level(kind: LevelResult['kind'], agents: number, windowS: number, m: Measured, extra: Partial<LevelResult> = {}): LevelResult {
+  // With the stub scrubber no release reaches the provider stub: there is nothing of it to count.
+  const stubbed = m.scrubsCounted === false;
   const workerd = m.cpu?.workerd ?? null;
   const ops = m.run?.ops ?? null;
   return {
@@ -126,7 +132,7 @@ function level(kind: LevelResult['kind'], agents: number, windowS: number, m: Me
     shards: 1,
     ops,
     ops_per_s: m.run?.ops_per_s ?? null,
-    scrubs_per_s: kind === 'pool' ? Number((m.scrubs / windowS).toFixed(1)) : null,
+    scrubs_per_s: kind === 'pool' && !stubbed ? Number((m.scrubs / windowS).toFixed(1)) : null,
     acquire_ms: m.run?.acquire_ms ?? null,
     release_ms: m.run?.release_ms ?? null,
     errors: m.run?.errors ?? (m.error ? { no_answer: 1 } : {}),
@@ -136,7 +142,7 @@ function level(kind: LevelResult['kind'], agents: number, windowS: number, m: Me
     cpu_ceiling_per_s: workerd === null || !ops || workerd <= 0 ? null : Math.round(ops / workerd),
     cpu_by_role_s: m.cpu,
     load_avg_1m: Number(os.loadavg()[0].toFixed(2)),
-    timeline: { ops: m.run?.per_s ?? null, releases: kind === 'pool' ? m.scrubTimeline : null },
+    timeline: { ops: m.run?.per_s ?? null, releases: kind === 'pool' && !stubbed ? m.scrubTimeline : null },
     ...(m.hot ? { hot: m.hot } : {}),
     ...extra,
   };
@@ -151,19 +157,69 @@ function logHot(log: (s: string) => void, r: LevelResult): void {
   if (r.hot?.length) log(`[capacity]   hottest: ${r.hot.slice(0, 8).map((h) => `${h.fn} ${(h.share * 100).toFixed(0)}%`).join(', ')}`);
 }
 
+const sumOrNull = (xs: (number | null)[]) => (xs.some((x) => x === null) ? null : Number(xs.reduce<number>((a, b) => a + (b ?? 0), 0).toFixed(2)));
+const maxPcts = (xs: (Pcts | null)[]): Pcts | null => {
+  const ok = xs.filter((x): x is Pcts => !!x);
+  if (!ok.length) return null;
+  const m = (k: keyof Pcts) => (ok.some((x) => x[k] === null) ? null : Math.max(...ok.map((x) => x[k] as number)));
+  return { p50: m('p50'), p90: m('p90'), p99: m('p99'), max: m('max') };
+};
+
+/**
+ * One level from K shard processes run side by side: operations and CPU add up; latencies are the
+ * worst shard's percentiles (each shard's agents only see their own shard).
+ */
+export function combineShards(levels: LevelResult[], k: number, agents: number, members: number, windowS: number): LevelResult {
+  const answered = levels.every((l) => l.answered);
+  const ops = answered ? levels.reduce((a, l) => a + (l.ops ?? 0), 0) : null;
+  const workerd = sumOrNull(levels.map((l) => l.workerd_cpu_s));
+  const roles: Record<string, number> = {};
+  // Each shard's sample covers its own wrangler + workerd, and the same shared stack and bench process.
+  const own = new Set(['workerd', 'wrangler (node)']);
+  for (const l of levels) for (const [r, v] of Object.entries(l.cpu_by_role_s ?? {})) roles[r] = Number((own.has(r) ? (roles[r] ?? 0) + v : Math.max(roles[r] ?? 0, v)).toFixed(2));
+  const errors: Record<string, number> = {};
+  for (const l of levels) for (const [e, n] of Object.entries(l.errors)) errors[e] = (errors[e] ?? 0) + n;
+  const perSecond = (pick: (l: LevelResult) => number[] | null) => {
+    const xs = levels.map(pick);
+    if (xs.some((x) => !x)) return null;
+    return Array.from({ length: Math.max(...xs.map((x) => x!.length)) }, (_, i) => xs.reduce((a, x) => a + (x![i] ?? 0), 0));
+  };
+  return {
+    kind: 'pool',
+    agents,
+    answered,
+    unfinished: levels.reduce((a, l) => a + l.unfinished, 0),
+    shards: k,
+    members_per_shard: members,
+    ops,
+    ops_per_s: ops === null ? null : Number((ops / windowS).toFixed(1)),
+    scrubs_per_s: sumOrNull(levels.map((l) => l.scrubs_per_s)),
+    acquire_ms: maxPcts(levels.map((l) => l.acquire_ms)),
+    release_ms: maxPcts(levels.map((l) => l.release_ms)),
+    errors,
+    workerd_cpu_s: workerd,
+    workerd_busy: workerd === null ? null : Number((workerd / windowS).toFixed(2)),
+    workerd_cpu_ms_per_op: workerd === null || !ops ? null : Number(((workerd * 1000) / ops).toFixed(3)),
+    cpu_ceiling_per_s: workerd === null || !ops || workerd <= 0 ? null : Math.round(ops / workerd),
+    cpu_by_role_s: Object.keys(roles).length ? roles : null,
+    load_avg_1m: Math.max(...levels.map((l) => l.load_avg_1m)),
+    timeline: { ops: perSecond((l) => l.timeline.ops), releases: perSecond((l) => l.timeline.releases) },
+  };
+}
+
 /** Runs every capacity level and returns the curves. */
 export async function runCapacity(o: CapacityOptions, ctx: CapacityContext): Promise<CapacityResult> {
   const t0 = performance.now();
   const stub = await startProviderStub();
   const unregisterStub = onCleanup('capacity provider stub', () => stub.stop(), 5000);
   const config = await bundleWorker(ctx.root, path.join(ctx.tmpDir, 'capacity-bundle'), path.join(ctx.root, 'bench', 'capacity', 'wrangler.toml'));
-  const vars = { ...ctx.stack.bindings, E2B_API_URL: stub.url, E2B_SANDBOX_URL: stub.url, E2B_API_KEY: stub.apiKey, LOG_LEVEL: o.logLevel };
+  const vars = { ...ctx.stack.bindings, E2B_API_URL: stub.url, E2B_SANDBOX_URL: stub.url, E2B_API_KEY: stub.apiKey, LOG_LEVEL: o.logLevel, CAPACITY_SCRUBBER: o.scrubber };
   const tmpfs = o.persist === 'tmpfs' && existsSync('/dev/shm');
   ctx.log(`[capacity] provider stub at ${stub.url}; bench Worker with LOG_LEVEL=${o.logLevel}, Durable Object state on ${tmpfs ? 'tmpfs' : 'disk'}`);
   let started = 0;
 
-  /** Runs `fn` against a fresh bench Worker (fresh workerd, fresh Durable Object state). */
-  const withWorker = async <T>(fn: (w: BenchWorker) => Promise<T>): Promise<T> => {
+  /** Starts a fresh bench Worker (fresh workerd, fresh Durable Object state); close() stops it. */
+  const openWorker = async (): Promise<BenchWorker & { close(): Promise<void> }> => {
     const dir = tmpfs ? await mkdtemp('/dev/shm/git-sandbox-capacity-') : path.join(ctx.tmpDir, `capacity-${started}`);
     const unregisterDir = tmpfs ? onCleanup('capacity tmpfs state', () => rm(dir, { recursive: true, force: true }), 10_000) : () => {};
     const proc = await startWorker({ root: ctx.root, config, vars, dir, logFile: path.join(ctx.outDir, `worker-capacity-${started++}.log`) });
@@ -172,12 +228,21 @@ export async function runCapacity(o: CapacityOptions, ctx: CapacityContext): Pro
       if (r.code) throw new Error(`capacity ${p} answered ${r.status} ${r.code}: ${r.message ?? JSON.stringify(r.body).slice(0, 300)}`);
       return r.body as T;
     };
-    try {
-      return await fn({ proc, post, roots: { stackPid: ctx.stack.pid, wranglerPid: proc.pid } });
-    } finally {
+    const close = async () => {
       await proc.stop();
       unregisterDir();
       if (tmpfs) await rm(dir, { recursive: true, force: true });
+    };
+    return { proc, post, roots: { stackPid: ctx.stack.pid, wranglerPid: proc.pid }, close };
+  };
+
+  /** Runs `fn` against a fresh bench Worker. */
+  const withWorker = async <T>(fn: (w: BenchWorker) => Promise<T>): Promise<T> => {
+    const bw = await openWorker();
+    try {
+      return await fn(bw);
+    } finally {
+      await bw.close();
     }
   };
 
@@ -185,17 +250,38 @@ export async function runCapacity(o: CapacityOptions, ctx: CapacityContext): Pro
   const windowS = o.durationMs / 1000;
   const profileFile = (label: string) => (o.profile ? path.join(ctx.outDir, `capacity-${label}.cpuprofile`) : null);
   const runPool = (agents: number, k: number, total = agents): Promise<LevelResult> =>
-    withWorker(async (bw) => {
-      const names = Array.from({ length: k }, (_, j) => `cap-${ctx.runId}-a${agents}-m${total}-k${k}-s${j}`);
-      const members = Math.ceil(total / k);
-      await bw.post('/pool/seed', { names, members }, 120_000);
-      const m = await measured(bw, stub, '/pool/run', { names, agents, ...w }, profileFile(`pool-a${agents}-m${total}-k${k}`), ctx.log);
-      const r = level('pool', agents, windowS, m, { shards: k, members_per_shard: members });
-      ctx.log(`[capacity] coordinator, ${agents} agents on ${k} shard(s) of ${members} members: ${describe(r, 'grants')}`);
+    k > 1 ? runShards(agents, k, total) : withWorker(async (bw) => {
+      const names = [`cap-${ctx.runId}-a${agents}-m${total}-k1`];
+      await bw.post('/pool/seed', { names, members: total }, 120_000);
+      const m = await measured(bw, stub, '/pool/run', { names, agents, ...w }, profileFile(`pool-a${agents}-m${total}-k1`), ctx.log, o.scrubber === 'sdk');
+      const r = level('pool', agents, windowS, m, { shards: 1, members_per_shard: total });
+      ctx.log(`[capacity] coordinator, ${agents} agents on 1 shard of ${total} members: ${describe(r, 'grants')}`);
       ctx.log(`[capacity]   per second: grants ${JSON.stringify(r.timeline.ops ?? [])}, releases ${JSON.stringify(r.timeline.releases ?? [])}`);
       logHot(ctx.log, r);
       return r;
     });
+
+  /**
+   * K shards as production runs them: each coordinator on its own thread. workerd runs one thread
+   * per process, so each shard gets its own `wrangler dev` with its own driver (the agents of that
+   * shard); the shards run at the same time and their grants add up. On this machine the curve
+   * flattens at its core count.
+   */
+  const runShards = async (agents: number, k: number, total: number): Promise<LevelResult> => {
+    const workers = await Promise.all(Array.from({ length: k }, () => openWorker()));
+    try {
+      const members = Math.ceil(total / k);
+      const per = Math.ceil(agents / k);
+      await Promise.all(workers.map((bw, j) => bw.post('/pool/seed', { names: [`cap-${ctx.runId}-a${agents}-m${total}-k${k}-s${j}`], members }, 120_000)));
+      const ms = await Promise.all(workers.map((bw, j) => measured(bw, stub, '/pool/run', { names: [`cap-${ctx.runId}-a${agents}-m${total}-k${k}-s${j}`], agents: per, ...w }, null, ctx.log, o.scrubber === 'sdk')));
+      const levels = ms.map((m) => level('pool', per, windowS, m, { shards: 1, members_per_shard: members }));
+      const r = combineShards(levels, k, agents, members, windowS);
+      ctx.log(`[capacity] coordinator, ${agents} agents on ${k} shards (${k} workerd processes) of ${members} members: ${describe(r, 'grants')}`);
+      return r;
+    } finally {
+      await Promise.all(workers.map((bw) => bw.close()));
+    }
+  };
 
   const curve: LevelResult[] = [];
   const byMembers: LevelResult[] = [];

@@ -151,7 +151,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     // The lander keeps landing during a drain, so agents that hold leases can still finish their pushes.
     if (req.agentId !== LANDER_AGENT && this.#db.draining()) return this.#drainingRefusal();
     // Invariant: the cap counts active leases plus acquisitions in flight, checked and claimed here.
-    const active = this.#db.one(`SELECT count(*) AS n FROM leases WHERE agent_id=? AND status IN ${ACTIVE}`, req.agentId) + (this.#inflight.get(req.agentId) ?? 0);
+    const active = this.#db.agentActive(req.agentId) + (this.#inflight.get(req.agentId) ?? 0);
     if (req.agentId !== LANDER_AGENT && active >= s.maxLeasesPerAgent) {
       return { ok: false, reason: 'agent_limit', message: `agent already holds ${active} leases (MAX_LEASES_PER_AGENT=${s.maxLeasesPerAgent})`, retryAfterS: 5 };
     }
@@ -205,7 +205,8 @@ export class PoolCoordinator extends DurableObject<Env> {
    */
   async #refillSoon(): Promise<void> {
     const now = Date.now();
-    if (this.#db.draining() || this.#db.warmCount() >= this.#idleTarget(now)) return;
+    // Only a refill that can create a member is worth an early run (at MAX_SANDBOXES it cannot).
+    if (this.#db.draining() || refillCount(this.#db.warmCount(), this.#db.total(), this.#idleTarget(now), this.settings().maxSandboxes) === 0) return;
     const cur = await this.#getAlarm();
     if (cur === null || cur > now + 50) await this.#setAlarm(now + 10);
   }
@@ -227,7 +228,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     this.#db.leaveIdle(sandboxId, Date.now());
     this.#sql.exec(`UPDATE members SET state='leased', lease_id=? WHERE sandbox_id=?`, lease.id, sandboxId);
     this.#emit(lease.id, 'create');
-    if (req.agentId !== LANDER_AGENT) this.#db.recordDemand(Date.now(), this.#db.activeAgentLeases(LANDER_AGENT), DEMAND_BUCKET_MS);
+    if (req.agentId !== LANDER_AGENT) this.#db.recordDemand(Date.now(), this.#db.activeAgentLeases(), DEMAND_BUCKET_MS);
     this.#db.countLease(lease, Date.now() - t0, source !== 'cold');
     this.#log.info('lease_granted', { lease: lease.id, agent: req.agentId, repo: req.repoKey, source, mode: req.mode, wait_ms: Date.now() - t0 });
     return { ok: true, lease, existing: false, waitedMs: Date.now() - t0 };
@@ -402,7 +403,7 @@ export class PoolCoordinator extends DurableObject<Env> {
   /** Idle members to keep now, from recent demand, bounded by POOL_MIN and POOL_MAX. */
   #idleTarget(now: number): number {
     const s = this.settings();
-    return demandTarget({ peakActive: this.#db.peakActive(now, DEMAND_WINDOW_MS, DEMAND_BUCKET_MS), activeNow: this.#db.activeAgentLeases(LANDER_AGENT) }, s.poolMin, s.poolMax);
+    return demandTarget({ peakActive: this.#db.peakActive(now, DEMAND_WINDOW_MS, DEMAND_BUCKET_MS), activeNow: this.#db.activeAgentLeases() }, s.poolMin, s.poolMax);
   }
 
   /** Records the tip of a repo + branch the service has just seen (its own landing moved it, say). */

@@ -86,15 +86,20 @@ export class PoolStore {
     this.sql.exec(`UPDATE members SET idle_since=NULL WHERE sandbox_id=?`, sandboxId);
   }
 
+  // Only this store writes the flag, so it is read from storage once per incarnation.
+  #draining: boolean | undefined;
+
   /** Whether the pool is draining (set by an operator; survives restarts). */
   draining(): boolean {
-    return this.rows(`SELECT 1 FROM kv WHERE key='draining'`).length > 0;
+    this.#draining ??= this.rows(`SELECT 1 FROM kv WHERE key='draining'`).length > 0;
+    return this.#draining;
   }
 
   /** Starts or ends draining. */
   setDraining(on: boolean): void {
     if (on) this.sql.exec(`INSERT INTO kv(key,value) VALUES('draining','1') ON CONFLICT(key) DO NOTHING`);
     else this.sql.exec(`DELETE FROM kv WHERE key='draining'`);
+    this.#draining = on;
   }
 
   /** One page of active leases in grant order, after the (created_at, id) cursor. */
@@ -112,9 +117,14 @@ export class PoolStore {
     this.sql.exec(`INSERT INTO demand(bucket, peak) VALUES (?, ?) ON CONFLICT(bucket) DO UPDATE SET peak = max(peak, excluded.peak)`, Math.floor(now / bucketMs), active);
   }
 
-  /** Agent leases active now: leased members, the landers' own leases left out. */
-  activeAgentLeases(landerAgent: string): number {
-    return this.one(`SELECT count(*) AS n FROM members m JOIN leases l ON l.id = m.lease_id WHERE m.state = 'leased' AND l.agent_id != ?`, landerAgent);
+  /** Agent leases active now, the landers' own leases left out (a count kept by triggers). */
+  activeAgentLeases(): number {
+    return this.one(`SELECT coalesce(max(n), 0) AS n FROM lease_counts WHERE name = 'agent_active'`);
+  }
+
+  /** One agent's active leases (a count kept by triggers). */
+  agentActive(agentId: string): number {
+    return this.one(`SELECT coalesce(max(n), 0) AS n FROM agent_leases WHERE agent_id = ?`, agentId);
   }
 
   /** The most agent leases active at once within the last `windowMs` (0 when none); older buckets are dropped. */
@@ -154,7 +164,7 @@ export class PoolStore {
 
   /** How many members exist (any state). */
   total(): number {
-    return this.one(`SELECT count(*) AS n FROM members`);
+    return this.one(`SELECT coalesce(sum(n), 0) AS n FROM member_counts`);
   }
 
   /** Runs a query and returns its rows. */
@@ -178,7 +188,7 @@ export class PoolStore {
    * the next maintenance makes up for it).
    */
   warmCount(): number {
-    return this.one(`SELECT count(*) AS n FROM members WHERE mode='pooled' AND state IN ('idle','creating','scrubbing','refreshing')`);
+    return this.one(`SELECT coalesce(sum(n), 0) AS n FROM member_counts WHERE mode='pooled' AND state IN ('idle','creating','scrubbing','refreshing')`);
   }
 
   /** Member gauges, counters, active leases and the idle members (the stored part of PoolStats). */
@@ -201,12 +211,12 @@ export class PoolStore {
     };
   }
 
-  /** Whether a pooled member is idle. */
   /** Pooled members on their way back to idle: being scrubbed after a release, or refreshed. */
   returningCount(): number {
-    return this.one(`SELECT count(*) AS n FROM members WHERE mode='pooled' AND state IN ('scrubbing','refreshing')`);
+    return this.one(`SELECT coalesce(sum(n), 0) AS n FROM member_counts WHERE mode='pooled' AND state IN ('scrubbing','refreshing')`);
   }
 
+  /** Whether a pooled member is idle. */
   hasIdlePooled(): boolean {
     return this.rows(`SELECT 1 FROM members WHERE state='idle' AND mode='pooled' LIMIT 1`).length > 0;
   }

@@ -95,3 +95,58 @@ describe('PoolStore counters', () => {
     expect(rows.lease_wait_seconds_sum).toBeCloseTo(0.43);
   });
 });
+
+describe('PoolStore counts kept by triggers', () => {
+  const STATES = ['creating', 'idle', 'leased', 'scrubbing', 'refreshing'];
+  const LEASE = ['initializing', 'ready', 'in_use', 'terminated', 'expired', 'error'];
+
+  /** What the counts must be, counted the slow way over the tables. */
+  function truth(db: DatabaseSync) {
+    const one = (q: string) => Number((db.prepare(q).get() as { n: number }).n);
+    return {
+      total: one(`SELECT count(*) AS n FROM members`),
+      warm: one(`SELECT count(*) AS n FROM members WHERE mode='pooled' AND state IN ('idle','creating','scrubbing','refreshing')`),
+      returning: one(`SELECT count(*) AS n FROM members WHERE mode='pooled' AND state IN ('scrubbing','refreshing')`),
+      agentActive: one(`SELECT count(*) AS n FROM leases WHERE status IN ('initializing','ready','in_use') AND agent_id != '@lander'`),
+      perAgent: (a: string) => one(`SELECT count(*) AS n FROM leases WHERE status IN ('initializing','ready','in_use') AND agent_id='${a}'`),
+    };
+  }
+
+  it('stay equal to counting the tables through 2,000 random inserts, state changes and deletes (members and leases)', () => {
+    const { db, store } = poolDb();
+    // A fixed-seed generator: the same sequence every run, so a failure is reproducible.
+    let seed = 42;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const agents = ['a', 'b', 'c', '@lander'];
+    for (let i = 0; i < 2000; i++) {
+      const op = rnd(6);
+      const m = `m${rnd(40)}`;
+      const l = `sbx_${rnd(60)}`;
+      if (op === 0) db.prepare(`INSERT OR IGNORE INTO members(sandbox_id,state,repo_key,home,created_at,retire_at,lease_id,mode) VALUES (?,?,NULL,'/h',?,1e15,NULL,?)`).run(m, STATES[rnd(5)], i, rnd(4) ? 'pooled' : 'direct');
+      else if (op === 1) db.prepare(`UPDATE members SET state=? WHERE sandbox_id=?`).run(STATES[rnd(5)], m);
+      else if (op === 2) db.prepare(`DELETE FROM members WHERE sandbox_id=?`).run(m);
+      else if (op === 3) db.prepare(`INSERT OR IGNORE INTO leases(id,agent_id,task_id,repo_url,repo_key,branch,agent_branch,sandbox_id,mode,source,status,created_at,expires_at) VALUES (?,?,'t','u','k','main','ab','m','pooled','warm',?,?,1e15)`).run(l, agents[rnd(4)], LEASE[rnd(6)], i);
+      else if (op === 4) db.prepare(`UPDATE leases SET status=? WHERE id=?`).run(LEASE[rnd(6)], l);
+      else db.prepare(`DELETE FROM leases WHERE id=?`).run(l);
+      if (i % 50 === 49) {
+        const t = truth(db);
+        expect({ total: store.total(), warm: store.warmCount(), returning: store.returningCount(), agentActive: store.activeAgentLeases() }).toEqual({
+          total: t.total, warm: t.warm, returning: t.returning, agentActive: t.agentActive,
+        });
+        for (const a of agents) expect(store.agentActive(a)).toBe(t.perAgent(a));
+      }
+    }
+  });
+
+  it('are seeded from the rows already stored when the migration adds them to an existing coordinator', () => {
+    const db = new DatabaseSync(':memory:');
+    const counting = MIGRATIONS_SQL.findIndex((q) => q.includes('CREATE TABLE IF NOT EXISTS member_counts'));
+    for (const stmt of [...SCHEMA_SQL, ...MIGRATIONS_SQL.slice(0, counting)]) db.exec(stmt);
+    add(db, 'x', { state: 'idle' });
+    add(db, 'y', { state: 'scrubbing' });
+    db.prepare(`INSERT INTO leases(id,agent_id,task_id,repo_url,repo_key,branch,agent_branch,sandbox_id,mode,source,status,created_at,expires_at) VALUES ('sbx_1','a','t','u','k','main','ab','x','pooled','warm','ready',1,1e15)`).run();
+    for (const stmt of MIGRATIONS_SQL.slice(counting)) db.exec(stmt);
+    const store = new PoolStore(sqlStorage(db));
+    expect({ total: store.total(), warm: store.warmCount(), returning: store.returningCount(), active: store.activeAgentLeases(), a: store.agentActive('a') }).toEqual({ total: 2, warm: 2, returning: 1, active: 1, a: 1 });
+  });
+});

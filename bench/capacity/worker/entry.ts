@@ -9,7 +9,7 @@ import { driveLock, driveNoop, drivePool } from './drive.ts';
 export { BenchPoolCoordinator as PoolCoordinator } from './bench-pool.ts';
 export { RepoLock } from '../../../src/durable/repo-lock.ts';
 export { MetricsHub } from '../../../src/durable/metrics-hub.ts';
-export { MemberScrubber } from '../../../src/durable/member-scrubber.ts';
+export { BenchMemberScrubber as MemberScrubber } from './bench-scrubber.ts';
 
 // POOL_COORDINATOR is bound to the subclass here; Env (generated from the service's wrangler.toml)
 // names the base class, so the namespace is narrowed once, in this one place.
