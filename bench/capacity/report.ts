@@ -31,6 +31,8 @@ export interface LevelResult {
   timeline: { ops: number[] | null; releases: number[] | null };
   /** The machine's 1-minute load average when the run ended (other users' work included). */
   load_avg_1m: number;
+  /** Coordinator levels: lease transitions not yet in Postgres when the run ended (the projection's lag). */
+  projection_backlog?: number | null;
   /** With --capacity-profile: the isolate's hottest functions by self time over the window. */
   hot?: { fn: string; self_ms: number; share: number }[];
 }

@@ -254,8 +254,10 @@ export async function runCapacity(o: CapacityOptions, ctx: CapacityContext): Pro
       const names = [`cap-${ctx.runId}-a${agents}-m${total}-k1`];
       await bw.post('/pool/seed', { names, members: total }, 120_000);
       const m = await measured(bw, stub, '/pool/run', { names, agents, ...w }, profileFile(`pool-a${agents}-m${total}-k1`), ctx.log, o.scrubber === 'sdk');
-      const r = level('pool', agents, windowS, m, { shards: 1, members_per_shard: total });
-      ctx.log(`[capacity] coordinator, ${agents} agents on 1 shard of ${total} members: ${describe(r, 'grants')}`);
+      // Lease transitions the coordinator had not yet copied to Postgres when the run ended.
+      const [st] = await bw.post<{ projection_backlog?: number; counters: Record<string, number> }[]>('/pool/stats', { names });
+      const r = level('pool', agents, windowS, m, { shards: 1, members_per_shard: total, projection_backlog: st?.projection_backlog ?? null });
+      ctx.log(`[capacity] coordinator, ${agents} agents on 1 shard of ${total} members: ${describe(r, 'grants')}; projection backlog ${r.projection_backlog ?? '?'} transitions`);
       ctx.log(`[capacity]   per second: grants ${JSON.stringify(r.timeline.ops ?? [])}, releases ${JSON.stringify(r.timeline.releases ?? [])}`);
       logHot(ctx.log, r);
       return r;

@@ -23,6 +23,7 @@ export function poolGauges(s: PoolStats): Record<string, number> {
   const reused = s.counters['leases_reused_total{reused="true"}'] ?? 0;
   const fresh = s.counters['leases_reused_total{reused="false"}'] ?? 0;
   out.pool_waiters = s.waiters;
+  out.pool_projection_backlog = s.projection_backlog ?? 0;
   out.leases_active = s.leases_active;
   out.pool_min = s.settings.poolMin;
   out.pool_max_sandboxes = s.settings.maxSandboxes;

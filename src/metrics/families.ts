@@ -29,6 +29,7 @@ export const GIT_OPS = ['status', 'diff', 'pull', 'push', 'exec', 'file_read', '
 export const POOL_FAMILIES: readonly Family[] = [
   { name: 'pool_members', type: 'gauge', help: 'Pool members by state and mode.', labels: ['state', 'mode'], known: { state: ['creating', 'idle', 'leased', 'scrubbing'], mode: MODES } },
   { name: 'pool_waiters', type: 'gauge', help: 'Lease requests waiting for a sandbox.' },
+  { name: 'pool_projection_backlog', type: 'gauge', help: 'Lease transitions not yet copied to Postgres (grows while the database is down or slow).' },
   { name: 'leases_active', type: 'gauge', help: 'Leases that hold a sandbox.' },
   { name: 'pool_min', type: 'gauge', help: 'Idle warm sandboxes the pool keeps (POOL_MIN).' },
   { name: 'pool_max_sandboxes', type: 'gauge', help: 'Most sandboxes the pool may hold (MAX_SANDBOXES).' },

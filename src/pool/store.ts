@@ -206,6 +206,7 @@ export class PoolStore {
       members,
       counters,
       draining: this.draining(),
+      projection_backlog: this.one(`SELECT count(*) AS n FROM outbox`),
       leases_active: this.one(`SELECT count(*) AS n FROM leases WHERE status IN ${ACTIVE}`),
       idle: this.rows<{ sandbox_id: string; repo_key: string | null }>(`SELECT sandbox_id, repo_key FROM members WHERE state='idle' ORDER BY created_at`),
     };

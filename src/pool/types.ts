@@ -97,6 +97,8 @@ export interface PoolStats {
   idle: { sandbox_id: string; repo_key: string | null }[];
   /** True while the pool is draining: no new leases, idle members terminated. */
   draining: boolean;
+  /** Lease transitions not yet copied to Postgres (git_sandboxes): grows while the database is down or slow. */
+  projection_backlog: number;
 }
 
 /** What a drain did. */

@@ -17,6 +17,7 @@ function stats(over: Partial<PoolStats> = {}): PoolStats {
     settings: { poolMin: 3, maxSandboxes: 20 } as PoolStats['settings'],
     idle: [],
     draining: false,
+    projection_backlog: 0,
     ...over,
   };
 }
