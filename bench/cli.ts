@@ -21,6 +21,8 @@ export interface BenchOptions {
   totalTimeoutS: number;
   out?: string;
   keepTmp: boolean;
+  /** --profile-cpu: CPU-profile the Worker's isolate over each scenario's agents. */
+  profileCpu: boolean;
   /** `--capacity`: coordinator and lock throughput in workerd; null when not asked for. */
   capacity: CapacityOptions | null;
   /** Run the capacity measurement only (no floors, calibration or scenarios). */
@@ -62,6 +64,8 @@ export const USAGE = `npm run bench -- [flags]
   --total-timeout-s S      time limit of the whole run (default 3600)
   --out DIR                logs and results (default bench/results/<timestamp>)
   --keep-tmp               keep the scratch directory (stack state, DO state)
+  --profile-cpu            CPU-profile the Worker's isolate while each scenario's agents run
+                           (<out>/scenario-*.cpuprofile, hottest functions in the log)
 
   --capacity               also measure one PoolCoordinator's grant/release rate and one RepoLock's cycle rate
                            inside workerd, sandbox side stubbed (JSON key "capacity")
@@ -188,6 +192,7 @@ export function parseCli(argv: string[]): BenchOptions | null {
       'capacity-agents': { type: 'string' },
       'capacity-shards': { type: 'string' },
       'capacity-scrubber': { type: 'string' },
+      'profile-cpu': { type: 'boolean' },
       'capacity-members': { type: 'string' },
       'capacity-lock-agents': { type: 'string' },
       'capacity-duration-s': { type: 'string' },
@@ -233,6 +238,7 @@ export function parseCli(argv: string[]): BenchOptions | null {
     totalTimeoutS: num(values['total-timeout-s'], 3600, '--total-timeout-s', 1),
     out: values.out,
     keepTmp: !!values['keep-tmp'],
+    profileCpu: !!values['profile-cpu'],
     capacity: capacity(values),
     capacityOnly: !!values['capacity-only'],
     sizing: sizing(values),

@@ -104,7 +104,7 @@ async function main(): Promise<BenchResult> {
   const stack = await startStackProcess({ dir: path.join(tmpDir, 'stack'), createLatencyMs: o.createLatencyMs, logFile: path.join(outDir, 'stack.log') });
   const ctx: RunContext = {
     root: ROOT, workerConfig, outDir, tmpDir, stack, keys: [], runId: randomBytes(3).toString('hex'),
-    createPerSec: o.createPerSec, poolCap: o.poolCap, prewarmRepos: o.prewarmRepos, retries: o.retries, thinkMs: o.thinkMs, scenarioTimeoutMs: o.scenarioTimeoutS * 1000,
+    createPerSec: o.createPerSec, poolCap: o.poolCap, prewarmRepos: o.prewarmRepos, retries: o.retries, thinkMs: o.thinkMs, scenarioTimeoutMs: o.scenarioTimeoutS * 1000, profileCpu: o.profileCpu,
     signal: abort.signal, log,
   };
 

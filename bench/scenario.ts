@@ -16,6 +16,7 @@ import { killAllSandboxes, type StackProcess } from './stack.ts';
 import { summarize, type Pcts } from './stats.ts';
 import { verifyLanded } from './verify.ts';
 import { startWorker } from './worker-process.ts';
+import { startProfile } from './capacity/inspector.ts';
 
 /** The reserved agent id of the service-owned lander leases (src/gateway/ref-rules.ts). */
 const LANDER_AGENT = '@lander';
@@ -55,6 +56,8 @@ export interface RunContext {
   retries: number;
   thinkMs: number;
   scenarioTimeoutMs: number;
+  /** CPU-profile the Worker's isolate while the agents run (<outDir>/scenario-<tag>.cpuprofile). */
+  profileCpu?: boolean;
   signal: AbortSignal;
   log: (s: string) => void;
 }
@@ -213,9 +216,14 @@ export async function runScenario(ctx: RunContext, spec: ScenarioSpec, index: nu
     const roots = { stackPid: ctx.stack.pid, wranglerPid: worker.pid };
     const cpu0 = sampleCpu(roots);
     const sampler = startProcSampler();
+    const profiling = ctx.profileCpu ? await startProfile(worker.inspectorPort).catch((e: unknown) => (ctx.log(`[${spec.name}] profile: ${String(e)}`), null)) : null;
     const t0 = performance.now();
     records = await runAgents({ apiUrl: worker.url, keys: ctx.keys.slice(0, spec.agents), repos, rounds: spec.rounds, tag: `${ctx.runId}-${tag}`, retries: ctx.retries, thinkMs, signal });
     wallS = (performance.now() - t0) / 1000;
+    if (profiling) {
+      const hot = await profiling.stop(path.join(ctx.outDir, `scenario-${tag}.cpuprofile`)).catch(() => []);
+      ctx.log(`[${spec.name}] hottest: ${hot.slice(0, 10).map((h) => `${h.fn} ${(h.share * 100).toFixed(0)}%`).join(', ')}`);
+    }
     cpu = cpuDiff(cpu0, sampleCpu(roots), os.cpus().length);
     procs = sampler.stop();
     if (signal.aborted && !ctx.signal.aborted) ctx.log(`[${spec.name}] stopped at the scenario time limit (${ctx.scenarioTimeoutMs / 1000} s)`);

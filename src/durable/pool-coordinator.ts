@@ -213,7 +213,10 @@ export class PoolCoordinator extends DurableObject<Env> {
   async #refillSoon(): Promise<void> {
     const now = Date.now();
     // Only a refill that can create a member is worth an early run (at MAX_SANDBOXES it cannot).
-    if (this.#db.draining() || refillCount(this.#db.warmCount(), this.#db.total(), this.#idleTarget(now), this.settings().maxSandboxes) === 0) return;
+    const s = this.settings();
+    if (this.#db.draining()) return;
+    const total = this.#db.total();
+    if (total >= s.maxSandboxes || refillCount(this.#db.warmCount(), total, this.#idleTarget(now), s.maxSandboxes) === 0) return;
     const cur = await this.#getAlarm();
     if (cur === null || cur > now + 50) await this.#setAlarm(now + 10);
   }
@@ -392,6 +395,7 @@ export class PoolCoordinator extends DurableObject<Env> {
   async #maintain(now: number): Promise<void> {
     const s = this.settings();
     await this.project();
+    this.#db.pruneDemand(now, DEMAND_WINDOW_MS, DEMAND_BUCKET_MS);
     await this.#expireLeases(this.#db.overdueLeases(now));
     for (const m of this.#db.members().filter((x) => x.state === 'scrubbing' && !this.#scrubs.has(x.sandbox_id))) await this.#terminate(m.sandbox_id, 'scrub_lost');
     const idle = this.#db.members().filter((m) => m.state === 'idle');

@@ -127,10 +127,14 @@ export class PoolStore {
     return this.one(`SELECT coalesce(max(n), 0) AS n FROM agent_leases WHERE agent_id = ?`, agentId);
   }
 
-  /** The most agent leases active at once within the last `windowMs` (0 when none); older buckets are dropped. */
+  /** The most agent leases active at once within the last `windowMs` (0 when none); a read only. */
   peakActive(now: number, windowMs: number, bucketMs: number): number {
+    return this.one(`SELECT coalesce(max(peak), 0) AS n FROM demand WHERE bucket >= ?`, Math.floor((now - windowMs) / bucketMs));
+  }
+
+  /** Drops demand buckets older than the window (maintenance, not on every grant). */
+  pruneDemand(now: number, windowMs: number, bucketMs: number): void {
     this.sql.exec(`DELETE FROM demand WHERE bucket < ?`, Math.floor((now - windowMs) / bucketMs));
-    return this.one(`SELECT coalesce(max(peak), 0) AS n FROM demand`);
   }
 
   /**
