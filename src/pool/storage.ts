@@ -1,6 +1,7 @@
 // PoolCoordinator SQLite schema and the mapping from config to pool settings.
 import type { Config } from '../config.ts';
 import { assertBranchName, parseRepoUrl, repoAllowed } from '../git/validate.ts';
+import { shardSettings } from './shards.ts';
 import type { PoolSettings } from './types.ts';
 
 /** Idempotent schema statements, run once when the DO starts. */
@@ -56,8 +57,13 @@ export const MIGRATIONS_SQL = [
   `DROP TABLE IF EXISTS arrivals`,
 ];
 
-/** Pool settings from the parsed config. */
-export function settingsFromConfig(cfg: Config): PoolSettings {
+/** Pool settings of shard `shard` from the parsed config (its share of the totals when POOL_SHARDS > 1). */
+export function settingsFromConfig(cfg: Config, shard = 0): PoolSettings {
+  return shardSettings(deploymentSettings(cfg), cfg.POOL_SHARDS, shard);
+}
+
+/** The deployment's pool settings (totals over every shard). */
+function deploymentSettings(cfg: Config): PoolSettings {
   return {
     poolMin: cfg.POOL_MIN,
     poolMax: cfg.POOL_MAX,
