@@ -740,8 +740,21 @@ export class PoolCoordinator extends DurableObject<Env> {
     return this.ctx.id.name ?? this.ctx.id.toString();
   }
 
-  /** This coordinator's shard index (from its name: `global` 0, `global-s<i>` i; other pools 0). */
+  #shardIndex: number | null = null;
+
+  /**
+   * This coordinator's shard index, from its name (`global` 0, `global-s<i>` i; other pools 0). The
+   * runtime may leave `ctx.id.name` unset in an alarm that wakes a cold instance, so the index is
+   * kept in kv('shard') once the name was seen (every alarm is armed through settings(), hence here).
+   */
   #shard(): number {
-    return shardOfName(this.ctx.id.name);
+    if (this.#shardIndex !== null) return this.#shardIndex;
+    const stored = this.#sql.exec(`SELECT value FROM kv WHERE key='shard'`).toArray()[0];
+    const name = this.ctx.id.name;
+    if (name === undefined) return stored ? Number(stored.value) : 0;
+    const i = shardOfName(name);
+    if (!stored || Number(stored.value) !== i) this.#sql.exec(`INSERT INTO kv(key,value) VALUES('shard',?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, String(i));
+    this.#shardIndex = i;
+    return i;
   }
 }

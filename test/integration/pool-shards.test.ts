@@ -60,6 +60,8 @@ describe('pool shards (POOL_SHARDS=3)', () => {
         expect(row?.repo_key).toBe(repos[i].key);
         // Its sandbox is a member of the same shard.
         expect(state.storage.sql.exec(`SELECT state FROM members WHERE sandbox_id=?`, row?.sandbox_id).toArray()[0]?.state).toBe('leased');
+        // The shard index is kept for an alarm that wakes the object without its name.
+        expect(state.storage.sql.exec(`SELECT value FROM kv WHERE key='shard'`).toArray()[0]?.value).toBe(String(i));
       });
       // Found again by id through the router.
       expect((await getLease(ctx, agentId, l.id)).repo_key).toBe(repos[i].key);
