@@ -11,6 +11,7 @@ const str = (def = '') => z.string().default(def);
 
 /** Schema of the parsed configuration; the type shares its name. */
 export const Config = z.object({
+  POOL_SHARDS: int(1, 1, 64),
   POOL_MIN: int(3, 0, 1000),
   POOL_MAX: int(10, 0, 1000),
   MAX_SANDBOXES: int(20, 1, 10000),

@@ -2,7 +2,8 @@
 import { and, inArray, lt, sql } from 'drizzle-orm';
 import { purgeClosedPullRequests } from '../db/pull-request-rows.ts';
 import { gitOperations, gitSandboxes } from '../db/schema.ts';
-import { poolStub, type ServiceContext } from '../services/context.ts';
+import type { ServiceContext } from '../services/context.ts';
+import { cleanupPools, healthCheckPools } from '../services/pools.ts';
 import { pollPullRequests } from '../services/pull-requests.ts';
 
 export const CRON_HEALTH = '*/5 * * * *';
@@ -11,17 +12,15 @@ export const CRON_RETENTION = '17 3 * * *';
 
 /** Replaces dead sandboxes and fails leases whose sandbox died. */
 export async function healthJob(ctx: ServiceContext): Promise<Record<string, number>> {
-  const r = await poolStub(ctx.env).healthCheck();
+  const r = await healthCheckPools(ctx.env);
   return { checked: r.checked, dead: r.dead };
 }
 
 /** Expires overdue leases, kills orphan sandboxes, catches the lease projection up, and polls open pull requests. */
 export async function cleanupJob(ctx: ServiceContext): Promise<Record<string, number>> {
-  const pool = poolStub(ctx.env);
-  const c = await pool.cleanup();
-  const projected = await pool.project();
+  const c = await cleanupPools(ctx.env);
   const prs = await pollPullRequests(ctx).catch((e) => (ctx.log.warn('pull_request_poll_failed', { error: String(e) }), 0));
-  return { expired: c.expired, orphans: c.orphans, projected, pull_requests_changed: prs };
+  return { expired: c.expired, orphans: c.orphans, projected: c.projected, pull_requests_changed: prs };
 }
 
 /** Deletes git_operations older than RETENTION_DAYS and terminated lease rows older than that too. */

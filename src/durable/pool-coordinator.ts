@@ -20,6 +20,7 @@ import { encryptText } from '../lib/crypto.ts';
 import { OUTBOX_SQL, projectBatch, type OutboxRow } from '../pool/projector.ts';
 import { MIGRATIONS_SQL, settingsFromConfig, SCHEMA_SQL } from '../pool/storage.ts';
 import { ACTIVE, PoolStore } from '../pool/store.ts';
+import { shardOfName } from '../pool/shards.ts';
 import { WaitQueue } from '../pool/wait-queue.ts';
 import { CreateLimiter } from '../pool/create-limiter.ts';
 
@@ -86,7 +87,7 @@ export class PoolCoordinator extends DurableObject<Env> {
   /** Effective settings: config defaults with stored overrides (read once, changed by configure). */
   settings(): PoolSettings {
     if (!this.#settings) {
-      const base = settingsFromConfig(parseConfig(this.env));
+      const base = settingsFromConfig(parseConfig(this.env), this.#shard());
       const row = this.#sql.exec(`SELECT value FROM kv WHERE key='settings'`).toArray()[0];
       this.#settings = row ? { ...base, ...(JSON.parse(String(row.value)) as Partial<PoolSettings>) } : base;
     }
@@ -223,7 +224,7 @@ export class PoolCoordinator extends DurableObject<Env> {
 
   /** Records a lease on a member and marks the member leased (one synchronous block). */
   #grant(req: AcquireRequest, sandboxId: string, source: LeaseRecord['source'], home: string | null, s: PoolSettings, t0: number): AcquireResult {
-    const lease = this.#db.insertLease(req, sandboxId, source, home, s);
+    const lease = this.#db.insertLease(req, sandboxId, source, home, s, this.#shard());
     if (source === 'affinity') {
       // Invariant: a lease skips the fetch only when its clone's base is the tip the service saw within MAX_STALENESS_S.
       const m = this.#db.member(sandboxId);
@@ -772,5 +773,23 @@ export class PoolCoordinator extends DurableObject<Env> {
 
   #poolName(): string {
     return this.ctx.id.name ?? this.ctx.id.toString();
+  }
+
+  #shardIndex: number | null = null;
+
+  /**
+   * This coordinator's shard index, from its name (`global` 0, `global-s<i>` i; other pools 0). The
+   * runtime may leave `ctx.id.name` unset in an alarm that wakes a cold instance, so the index is
+   * kept in kv('shard') once the name was seen (every alarm is armed through settings(), hence here).
+   */
+  #shard(): number {
+    if (this.#shardIndex !== null) return this.#shardIndex;
+    const stored = this.#sql.exec(`SELECT value FROM kv WHERE key='shard'`).toArray()[0];
+    const name = this.ctx.id.name;
+    if (name === undefined) return stored ? Number(stored.value) : 0;
+    const i = shardOfName(name);
+    if (!stored || Number(stored.value) !== i) this.#sql.exec(`INSERT INTO kv(key,value) VALUES('shard',?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, String(i));
+    this.#shardIndex = i;
+    return i;
   }
 }

@@ -3,6 +3,7 @@
 // the Worker can re-derive it for its own commands; it dies with the lease because the gateway
 // checks the lease's state with the PoolCoordinator on every request.
 import { timingSafeEqualStr } from '../lib/crypto.ts';
+import { shardName, shardOfLeaseId } from '../pool/shards.ts';
 
 const enc = new TextEncoder();
 const keys = new Map<string, Promise<CryptoKey>>();
@@ -35,6 +36,14 @@ function credentialKey(serviceKeyB64: string): Promise<CryptoKey> {
 /** The gateway username of a lease or member id in a coordinator: the id, plus `~pool` outside the default pool. */
 export function principalUser(id: string, pool = 'global'): string {
   return pool === 'global' ? id : `${id}~${pool}`;
+}
+
+/**
+ * The gateway username of a lease: its id, plus `~<shard>` when a shard other than 0 minted it (the
+ * shard is read from the id, so the credential reaches its coordinator whatever POOL_SHARDS is now).
+ */
+export function leasePrincipal(leaseId: string): string {
+  return principalUser(leaseId, shardName(shardOfLeaseId(leaseId)));
 }
 
 /** The secret of principal `user` (a lease id, or a pool member's placeholder id, with its pool). */

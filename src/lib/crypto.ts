@@ -56,12 +56,17 @@ export async function decryptText(keyB64: string, b64: string): Promise<string> 
   return new TextDecoder().decode(pt);
 }
 
-/** Stable 0–99 bucket of a string (FNV-1a), used for the rollout percentage. */
-export function bucketOf(s: string): number {
+/** FNV-1a 32-bit hash of a string's UTF-16 code units (stable across runtimes and deployments). */
+export function fnv1a(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193) >>> 0;
   }
-  return h % 100;
+  return h;
+}
+
+/** Stable 0–99 bucket of a string (FNV-1a), used for the rollout percentage. */
+export function bucketOf(s: string): number {
+  return fnv1a(s) % 100;
 }

@@ -2,6 +2,7 @@
 import type { Config } from '../config.ts';
 import { assertBranchName, parseRepoUrl, repoAllowed } from '../git/validate.ts';
 import { LANDER_AGENT } from '../gateway/ref-rules.ts';
+import { shardSettings } from './shards.ts';
 import { ACTIVE_STATUSES, type PoolSettings } from './types.ts';
 
 const ACTIVE_SQL = `(${ACTIVE_STATUSES.map((x) => `'${x}'`).join(',')})`;
@@ -117,8 +118,13 @@ export const MIGRATIONS_SQL = [
   ...COUNT_TRIGGERS_SQL,
 ];
 
-/** Pool settings from the parsed config. */
-export function settingsFromConfig(cfg: Config): PoolSettings {
+/** Pool settings of shard `shard` from the parsed config (its share of the totals when POOL_SHARDS > 1). */
+export function settingsFromConfig(cfg: Config, shard = 0): PoolSettings {
+  return shardSettings(deploymentSettings(cfg), cfg.POOL_SHARDS, shard);
+}
+
+/** The deployment's pool settings (totals over every shard). */
+function deploymentSettings(cfg: Config): PoolSettings {
   return {
     poolMin: cfg.POOL_MIN,
     poolMax: cfg.POOL_MAX,

@@ -1,5 +1,6 @@
 // PoolCoordinator's SQLite access: members, leases and metric counters (no decisions here).
 import { randomId } from '../lib/crypto.ts';
+import { withShard } from './shards.ts';
 import { observation } from '../metrics/series.ts';
 import type { LeaseSource, Member } from './decide.ts';
 import { ACTIVE_STATUSES, type AcquireRequest, type LeaseRecord, type PoolSettings, type PoolStats } from './types.ts';
@@ -15,11 +16,11 @@ export class PoolStore {
     this.sql = sql;
   }
 
-  /** Inserts a new lease (status initializing). */
-  insertLease(req: AcquireRequest, sandboxId: string, source: LeaseRecord['source'], home: string | null, s: PoolSettings): LeaseRecord {
+  /** Inserts a new lease (status initializing); its id carries the minting coordinator's shard. */
+  insertLease(req: AcquireRequest, sandboxId: string, source: LeaseRecord['source'], home: string | null, s: PoolSettings, shard = 0): LeaseRecord {
     const now = Date.now();
     const lease: LeaseRecord = {
-      id: randomId('sbx'),
+      id: withShard(randomId('sbx'), shard),
       agent_id: req.agentId,
       task_id: req.taskId,
       repo_url: req.repoUrl,

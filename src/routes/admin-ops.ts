@@ -3,7 +3,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { AppError } from '../errors.ts';
 import { requireToken } from '../services/auth.ts';
-import { poolStub } from '../services/context.ts';
+import { activeLeasePage, drainPools, resumePools } from '../services/pools.ts';
 import { DEFAULT_GRACE_S, rotateApiKey } from '../services/key-rotation.ts';
 import { leaseView } from '../services/leases.ts';
 import { ErrorBody, Lease } from '../contract.ts';
@@ -84,12 +84,12 @@ adminOpsApp.use('/v1/admin/*', async (c, next) => {
 });
 adminOpsApp
   .openapi(drain, async (c) => {
-    const report = await poolStub(c.env).drainPool(c.req.valid('query').force === 'true');
+    const report = await drainPools(c.env, c.req.valid('query').force === 'true');
     c.var.svc.log.warn('pool_drain_requested', { ...report });
     return c.json(report, 200);
   })
   .openapi(resume, async (c) => {
-    const r = await poolStub(c.env).resumePool();
+    const r = await resumePools(c.env);
     c.var.svc.log.warn('pool_resume_requested', {});
     return c.json(r, 200);
   })
@@ -98,7 +98,7 @@ adminOpsApp
     const limit = q.limit ?? 100;
     const m = q.cursor ? CURSOR.exec(q.cursor) : null;
     if (q.cursor && !m) throw new AppError('BAD_REQUEST', 'cursor: must be a next_cursor from a previous page');
-    const page = await poolStub(c.env).activeLeases(limit, m ? { createdAt: Number(m[1]), id: m[2] } : undefined);
+    const page = await activeLeasePage(c.env, limit, m ? { createdAt: Number(m[1]), id: m[2] } : undefined);
     const last = page.at(-1);
     return c.json({ leases: page.map(leaseView), next_cursor: page.length === limit && last ? `${last.created_at}.${last.id}` : null }, 200);
   })

@@ -3,7 +3,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { eq } from 'drizzle-orm';
 import { apiKeys } from '../db/schema.ts';
 import { createApiKey, requireToken, revokeApiKey } from '../services/auth.ts';
-import { poolStub } from '../services/context.ts';
+import { endAgentLeases, poolStats } from '../services/pools.ts';
 import { ErrorBody } from '../contract.ts';
 import { subApp } from './app-types.ts';
 
@@ -63,9 +63,9 @@ adminApp
     await revokeApiKey(c.var.svc, id);
     // A revoked agent keeps nothing: its leases end now, which also kills their gateway credentials.
     if (key) {
-      const ended = await poolStub(c.env).endAgentLeases(key.agentId);
+      const ended = await endAgentLeases(c.env, key.agentId);
       c.var.svc.log.info('key_revoked', { key: id, agent: key.agentId, leases_ended: ended });
     }
     return c.body(null, 204);
   })
-  .openapi(pool, async (c) => c.json((await poolStub(c.env).stats()) as unknown as Record<string, unknown>, 200));
+  .openapi(pool, async (c) => c.json((await poolStats(c.env)) as unknown as Record<string, unknown>, 200));

@@ -5,7 +5,8 @@ import { sql } from 'drizzle-orm';
 import { metricsHub } from '../durable/metrics-hub.ts';
 import { renderMetrics } from '../metrics/exposition.ts';
 import { requireToken } from '../services/auth.ts';
-import { poolStub, type ServiceContext } from '../services/context.ts';
+import type { ServiceContext } from '../services/context.ts';
+import { poolStats } from '../services/pools.ts';
 import { subApp } from './app-types.ts';
 
 /** How long the database probe may take before the scrape reports it down. */
@@ -31,7 +32,7 @@ async function databaseUp(svc: ServiceContext): Promise<boolean> {
 export const metricsApp = subApp();
 metricsApp.get('/metrics', async (c) => {
   requireToken(c.req.header('authorization'), c.var.svc.cfg.METRICS_TOKEN, 'metrics');
-  const [pool, hub, up] = await Promise.all([poolStub(c.env).stats(), metricsHub(c.env).snapshot(), databaseUp(c.var.svc)]);
+  const [pool, hub, up] = await Promise.all([poolStats(c.env), metricsHub(c.env).snapshot(), databaseUp(c.var.svc)]);
   return c.text(renderMetrics({ pool, hub, databaseUp: up }), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
 });
 

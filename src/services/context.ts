@@ -5,6 +5,7 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import { randomId } from '../lib/crypto.ts';
 import { DeltaBuffer } from '../metrics/series.ts';
 import type { PoolCoordinator } from '../durable/pool-coordinator.ts';
+import { BASE_POOL, routeLeaseId, shardName, shardOfRepo } from '../pool/shards.ts';
 
 /** What a service call needs: env, parsed config, a lazily opened database, a logger, metrics. */
 export interface ServiceContext {
@@ -56,7 +57,32 @@ export function createServiceContext(env: Env, waitUntil: (p: Promise<unknown>) 
   };
 }
 
-/** The pool coordinator stub (one pool per deployment, named by POOL_NAME or "global"). */
-export function poolStub(env: Env, name = 'global'): DurableObjectStub<PoolCoordinator> {
+/** The pool coordinator stub of a pool by name (shard 0 of a deployment is "global"). */
+export function poolStub(env: Env, name = BASE_POOL): DurableObjectStub<PoolCoordinator> {
   return env.POOL_COORDINATOR.get(env.POOL_COORDINATOR.idFromName(name));
+}
+
+/** How many coordinators (shards) this deployment runs (POOL_SHARDS). */
+export function shardCount(env: Env): number {
+  return parseConfig(env).POOL_SHARDS;
+}
+
+/** The coordinator of shard `i`. */
+export function shardStub(env: Env, i: number): DurableObjectStub<PoolCoordinator> {
+  return poolStub(env, shardName(i));
+}
+
+/** The coordinator a repo's new leases (and its lander, its tips) belong to. */
+export function repoPool(env: Env, repoKey: string): DurableObjectStub<PoolCoordinator> {
+  return shardStub(env, shardOfRepo(repoKey, shardCount(env)));
+}
+
+/** The coordinator that holds a lease, found from its id. */
+export function leasePool(env: Env, leaseId: string): DurableObjectStub<PoolCoordinator> {
+  return shardStub(env, routeLeaseId(leaseId, shardCount(env)));
+}
+
+/** Every shard's coordinator, shard 0 first. */
+export function allPools(env: Env): DurableObjectStub<PoolCoordinator>[] {
+  return Array.from({ length: shardCount(env) }, (_, i) => shardStub(env, i));
 }

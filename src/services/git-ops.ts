@@ -8,7 +8,7 @@ import { markers, parsePull } from '../git/script-results.ts';
 import { pullScript } from '../git/scripts.ts';
 import { q } from '../git/shell.ts';
 import { serviceGitEnv, type ServiceGitOptions } from '../git/env.ts';
-import { gatewayAuthorization } from '../gateway/credentials.ts';
+import { gatewayAuthorization, leasePrincipal } from '../gateway/credentials.ts';
 import { parseNumstatZ, parseStatusV2, wholeRecords } from '../git/status.ts';
 import { assertRepoPath } from '../git/validate.ts';
 import { assertDiffRef } from '../git/revision.ts';
@@ -134,7 +134,7 @@ export async function gitPull(ctx: ServiceContext, agentId: string, id: string):
 
 /** Env for a service git command on the lease: workdir, the hardened git env with the lease's gateway credential, extras. */
 export async function netEnv(ctx: ServiceContext, lease: LeaseRecord, extra: Record<string, string>, o: Omit<ServiceGitOptions, 'authorization'> = {}): Promise<Record<string, string>> {
-  const authorization = await gatewayAuthorization(ctx.cfg.ERROR_ENCRYPTION_KEY, lease.id);
+  const authorization = await gatewayAuthorization(ctx.cfg.ERROR_ENCRYPTION_KEY, leasePrincipal(lease.id));
   return { GS_WORKDIR: lease.workdir!, ...serviceGitEnv({ ...o, authorization }), ...extra };
 }
 

@@ -7,7 +7,7 @@ import { gitOperations, gitSandboxes } from '../db/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { parseRepoUrl } from '../git/validate.ts';
 import type { LeaseRecord } from '../pool/types.ts';
-import { poolStub, type ServiceContext } from './context.ts';
+import { leasePool, type ServiceContext } from './context.ts';
 import { failureOf, leaseView, lookupError } from './leases.ts';
 
 /** Statuses a git_sandboxes row shows once its lease has ended. */
@@ -66,7 +66,7 @@ function recordView(row: SandboxRow, lease?: LeaseRecord): LeaseState {
  * out of reach. A lease of another agent, or unknown, is a 404.
  */
 export async function leaseState(ctx: ServiceContext, agentId: string, id: string): Promise<LeaseState> {
-  const pool = poolStub(ctx.env);
+  const pool = leasePool(ctx.env, id);
   const r = await pool.lookup(id, agentId);
   if (r.ok) return leaseView(r.lease);
   if (r.reason === 'not_found') {
@@ -92,7 +92,7 @@ export async function leaseState(ctx: ServiceContext, agentId: string, id: strin
 
 /** Throws 404 unless the lease is the caller's (active, ended, or only in the history). */
 async function assertOwnLease(ctx: ServiceContext, agentId: string, id: string): Promise<void> {
-  const r = await poolStub(ctx.env).lookup(id, agentId);
+  const r = await leasePool(ctx.env, id).lookup(id, agentId);
   if (r.ok || r.reason !== 'not_found') return;
   if (!(await leaseRow(ctx, agentId, id))) throw lookupError(r, id);
 }

@@ -4,13 +4,14 @@ import { AppError } from '../errors.ts';
 import { markers } from '../git/status.ts';
 import { EXIT, prepareScript } from '../git/scripts.ts';
 import { serviceGitEnv } from '../git/env.ts';
-import { gatewayAuthorization, gatewayRepoUrl } from '../gateway/credentials.ts';
+import { gatewayAuthorization, gatewayRepoUrl, leasePrincipal } from '../gateway/credentials.ts';
 import { agentNamespace } from '../gateway/ref-rules.ts';
 import { assertBranchName, parseRepoUrl, repoAllowed } from '../git/validate.ts';
 import { modeFor } from '../pool/rollout.ts';
 import type { AcquireResult, LeaseLookup, LeaseRecord } from '../pool/types.ts';
 import { attachSandbox, confirmAlive, connectSandbox, providerOptions, run, type Sandbox } from '../sandbox/provider.ts';
-import { poolStub, type ServiceContext } from './context.ts';
+import { leasePool, repoPool, type ServiceContext } from './context.ts';
+import { listAgentLeases } from './pools.ts';
 
 /** The public view of a lease (no provider ids, no tokens). */
 export interface LeaseView {
@@ -115,7 +116,7 @@ export async function createLease(ctx: ServiceContext, agentId: string, input: C
   }
   if (!ctx.cfg.PUBLIC_URL) throw new AppError('PROVIDER_ERROR', 'the git gateway is not configured (PUBLIC_URL)');
   const mode = modeFor(agentId, ctx.cfg.POOLED_PERCENT);
-  const pool = poolStub(ctx.env);
+  const pool = repoPool(ctx.env, repo.key);
   const req = { agentId, taskId: input.task_id, repoUrl: repo.url, repoKey: repo.key, branch, agentBranch, mode, ttlS: input.ttl_s, idemKey };
   // A pool member that died unnoticed fails preparation; it is terminated and another one is taken.
   for (let attempt = 0; ; attempt++) {
@@ -147,7 +148,7 @@ export async function createLease(ctx: ServiceContext, agentId: string, input: C
  * still prepares it, its state is polled up to SYNC_CLONE_MS.
  */
 async function settled(ctx: ServiceContext, lease: LeaseRecord): Promise<LeaseRecord> {
-  const pool = poolStub(ctx.env);
+  const pool = leasePool(ctx.env, lease.id);
   const until = Date.now() + SYNC_CLONE_MS;
   let l = lease;
   while (l.status === 'initializing' && Date.now() < until) {
@@ -161,7 +162,7 @@ async function settled(ctx: ServiceContext, lease: LeaseRecord): Promise<LeaseRe
 
 /** Clones into a granted lease and marks it ready; on failure the lease ends with the reason, and the error is rethrown. */
 async function prepareLease(ctx: ServiceContext, lease: LeaseRecord, clone?: CloneOptions): Promise<LeaseView> {
-  const pool = poolStub(ctx.env);
+  const pool = leasePool(ctx.env, lease.id);
   try {
     const prepared = await prepare(ctx, lease, clone);
     const ready = await pool.markReady(lease.id, prepared.workdir, prepared.home, prepared.base);
@@ -189,7 +190,7 @@ export async function prepare(ctx: ServiceContext, lease: LeaseRecord, clone: Cl
   // A member this isolate connected to lately, and known to live past the lease, is reached without
   // a control-plane call; if the sandbox died since, the failure is checked against the control plane.
   const { sbx, cached } = await attachSandbox(p, lease.sandbox_id, connectTimeoutMs(lease));
-  const authorization = await gatewayAuthorization(ctx.cfg.ERROR_ENCRYPTION_KEY, lease.id);
+  const authorization = await gatewayAuthorization(ctx.cfg.ERROR_ENCRYPTION_KEY, leasePrincipal(lease.id));
   const r = await run(sbx, prepareScript(), {
     timeoutMs: 120_000,
     envs: {
@@ -226,7 +227,7 @@ export function lookupError(r: Extract<LeaseLookup, { ok: false }>, id: string):
 
 /** Returns the caller's lease or throws 404/410. */
 export async function getLease(ctx: ServiceContext, agentId: string, id: string, touch: string | false = false): Promise<LeaseRecord> {
-  const r = await poolStub(ctx.env).lookup(id, agentId, touch);
+  const r = await leasePool(ctx.env, id).lookup(id, agentId, touch);
   if (!r.ok) throw lookupError(r, id);
   return r.lease;
 }
@@ -246,7 +247,7 @@ export async function openLease(ctx: ServiceContext, agentId: string, id: string
     return { lease, sbx };
   } catch (e) {
     if (e instanceof AppError && e.code === 'SANDBOX_UNAVAILABLE') {
-      await poolStub(ctx.env).reportBroken(lease.id, 'connect_failed');
+      await leasePool(ctx.env, lease.id).reportBroken(lease.id, 'connect_failed');
     }
     throw e;
   }
@@ -254,18 +255,18 @@ export async function openLease(ctx: ServiceContext, agentId: string, id: string
 
 /** The caller's active leases. */
 export async function listLeases(ctx: ServiceContext, agentId: string): Promise<LeaseView[]> {
-  return (await poolStub(ctx.env).list(agentId)).map(leaseView);
+  return (await listAgentLeases(ctx.env, agentId)).map(leaseView);
 }
 
 /** Extends a lease. */
 export async function renewLease(ctx: ServiceContext, agentId: string, id: string, ttlS?: number): Promise<LeaseView> {
-  const r = await poolStub(ctx.env).renew(id, agentId, ttlS);
+  const r = await leasePool(ctx.env, id).renew(id, agentId, ttlS);
   if (!r.ok) throw lookupError(r, id);
   return leaseView(r.lease);
 }
 
 /** Ends a lease; the sandbox goes back to the pool (scrubbed) or is terminated. */
 export async function releaseLease(ctx: ServiceContext, agentId: string, id: string): Promise<void> {
-  const r = await poolStub(ctx.env).release(id, agentId);
+  const r = await leasePool(ctx.env, id).release(id, agentId);
   if (!r.ok) throw lookupError(r, id);
 }

@@ -17,7 +17,8 @@ import { run, type Sandbox } from '../sandbox/provider.ts';
 import type { ServiceContext } from './context.ts';
 import { conflictError, failed, netEnv, notifyConflict, withOperation } from './git-ops.ts';
 import { discardLander, ensureLander, type Lander } from './lander.ts';
-import { poolStub } from './context.ts';
+import { repoPool } from './context.ts';
+import { activeLeaseIds } from './pools.ts';
 import { serviceGitEnv } from '../git/env.ts';
 import { proposePullRequest } from './pull-requests.ts';
 import { StepClock } from './step-clock.ts';
@@ -293,7 +294,7 @@ async function landBatch(ctx: ServiceContext, lease: LeaseRecord, lock: LockClie
     // The service knows the tip it just landed: idle clones of this repo catch up in the background.
     const tip = results.filter((r) => r.status === 'landed' && r.commit).at(-1)?.commit;
     // After the answer, outside the lock's critical section.
-    if (tip) ctx.waitUntil(poolStub(ctx.env).noteTip(lease.repo_key, lease.branch, lease.repo_url, tip).catch(() => undefined));
+    if (tip) ctx.waitUntil(repoPool(ctx.env, lease.repo_key).noteTip(lease.repo_key, lease.branch, lease.repo_url, tip).catch(() => undefined));
     if (await lock.sweepDue(token, SWEEP_EVERY_MS)) await sweepQueueRefs(ctx, lock, l, envs).catch((e) => ctx.log.warn('queue_sweep_failed', { error: String(e) }));
     clock.mark('after_landing');
     return attempts;
@@ -333,7 +334,7 @@ async function sweepQueueRefs(ctx: ServiceContext, lock: LockClient, lander: Lan
   if (ls.kind !== 'ok' || !ls.entryIds.length) return;
   const ids = ls.entryIds;
   const live = new Set(await lock.liveEntries(ids));
-  const active = new Set(await poolStub(ctx.env).activeLeaseIds([...new Set(ids.map(leaseOfQueueRef))]));
+  const active = new Set(await activeLeaseIds(ctx.env, [...new Set(ids.map(leaseOfQueueRef))]));
   const stale = ids.filter((id) => !live.has(id) && !active.has(leaseOfQueueRef(id)));
   if (!stale.length) return;
   const r = await run(lander.sbx, sweepQueueRefsScript(), { envs: { ...envs, GS_ENTRIES: stale.slice(0, 200).join('\n') } });
