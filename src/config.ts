@@ -9,9 +9,18 @@ const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
 const num = (def: number) => flagNumeric(z.coerce.number().positive().default(def));
 const str = (def = '') => z.string().default(def);
 
+/** Durable Object location hints (where a coordinator is created when it does not exist yet). */
+export const LOCATION_HINTS = ['wnam', 'enam', 'sam', 'weur', 'eeur', 'apac', 'oc', 'afr', 'me'] as const;
+
 /** Schema of the parsed configuration; the type shares its name. */
 export const Config = z.object({
   POOL_SHARDS: int(1, 1, 64),
+  POOL_LOCATION_HINTS: z
+    .string()
+    .default('')
+    .refine((v) => v.split(',').map((x) => x.trim()).filter(Boolean).every((x) => (LOCATION_HINTS as readonly string[]).includes(x)), {
+      message: `expected a comma-separated list of Durable Object location hints (${'wnam, enam, sam, weur, eeur, apac, oc, afr, me'})`,
+    }),
   POOL_MIN: int(3, 0, 1000),
   POOL_MAX: int(10, 0, 1000),
   MAX_SANDBOXES: int(20, 1, 10000),

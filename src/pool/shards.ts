@@ -17,6 +17,12 @@ export function shardName(i: number): string {
   return i === 0 ? BASE_POOL : `${BASE_POOL}-s${i}`;
 }
 
+/** The location hint shard `i` is created with: POOL_LOCATION_HINTS round-robin over the shards (none when empty). */
+export function shardLocationHint(hints: string, i: number): string | undefined {
+  const list = hints.split(',').map((x) => x.trim()).filter(Boolean);
+  return list.length ? list[i % list.length] : undefined;
+}
+
 /** The shard index a coordinator name stands for; any other name (a test's own pool) is 0. */
 export function shardOfName(name: string | null | undefined): number {
   const m = SHARD_NAME.exec(name ?? '');

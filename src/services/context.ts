@@ -5,7 +5,7 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import { randomId } from '../lib/crypto.ts';
 import { DeltaBuffer } from '../metrics/series.ts';
 import type { PoolCoordinator } from '../durable/pool-coordinator.ts';
-import { BASE_POOL, routeLeaseId, shardName, shardOfRepo } from '../pool/shards.ts';
+import { BASE_POOL, routeLeaseId, shardLocationHint, shardName, shardOfRepo } from '../pool/shards.ts';
 
 /** What a service call needs: env, parsed config, a lazily opened database, a logger, metrics. */
 export interface ServiceContext {
@@ -67,9 +67,13 @@ export function shardCount(env: Env): number {
   return parseConfig(env).POOL_SHARDS;
 }
 
-/** The coordinator of shard `i`. */
+/**
+ * The coordinator of shard `i`, created (the first time it is reached) near its POOL_LOCATION_HINTS
+ * region; afterwards it stays where it was created, whoever calls it.
+ */
 export function shardStub(env: Env, i: number): DurableObjectStub<PoolCoordinator> {
-  return poolStub(env, shardName(i));
+  const hint = shardLocationHint(parseConfig(env).POOL_LOCATION_HINTS, i) as DurableObjectLocationHint | undefined;
+  return env.POOL_COORDINATOR.get(env.POOL_COORDINATOR.idFromName(shardName(i)), hint ? { locationHint: hint } : undefined);
 }
 
 /** The coordinator a repo's new leases (and its lander, its tips) belong to. */

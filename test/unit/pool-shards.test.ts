@@ -5,6 +5,7 @@ import { leasePrincipal, principalUser, verifyAuthorization, gatewayAuthorizatio
 import { randomId } from '../../src/lib/crypto.ts';
 import {
   groupByShard, mergeDrainReports, mergeLeasePages, mergeLeases, mergeStats, routeLeaseId, shardName, shardOfLeaseId, shardOfName, shardOfRepo, shardSettings, shareOf, withShard,
+  shardLocationHint,
 } from '../../src/pool/shards.ts';
 import { settingsFromConfig } from '../../src/pool/storage.ts';
 import type { LeaseRecord, PoolSettings, PoolStats } from '../../src/pool/types.ts';
@@ -191,5 +192,17 @@ describe('pool shards: merging the answers of every shard', () => {
   it('adds up drain reports', () => {
     const r = (n: number) => ({ draining: true as const, force: true, idle_terminated: n, leases_ended: 2 * n, leases_active: 3 * n });
     expect(mergeDrainReports([r(1), r(2), r(0)], true)).toEqual({ draining: true, force: true, idle_terminated: 3, leases_ended: 6, leases_active: 9 });
+  });
+});
+
+describe('pool shards: location hints', () => {
+  it('gives shard i the i-th of POOL_LOCATION_HINTS, round-robin, and none when the list is empty', () => {
+    expect([0, 1, 2, 3].map((i) => shardLocationHint('weur, enam', i))).toEqual(['weur', 'enam', 'weur', 'enam']);
+    expect(shardLocationHint('', 0)).toBeUndefined();
+  });
+
+  it('refuses a hint Durable Objects do not know, naming the var', () => {
+    expect(parseConfig({ POOL_LOCATION_HINTS: 'weur,apac' }).POOL_LOCATION_HINTS).toBe('weur,apac');
+    expect(() => parseConfig({ POOL_LOCATION_HINTS: 'weur,mars' })).toThrow(/POOL_LOCATION_HINTS/);
   });
 });
