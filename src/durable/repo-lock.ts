@@ -44,7 +44,20 @@ const MAX_BUNDLE_CHARS = 262_144;
 export class RepoLock extends DurableObject<Env> {
   #store: LockStore;
   #log: Logger;
-  #resolvers = new Map<number, (r: LockAcquireResult) => void>();
+  // Waiting acquires by queue seq: how to answer each, and its wait timer. The timer is cleared with
+  // the answer: a DO may hold 10,000 active timeouts, and a busy lock's waiters are answered by a
+  // grant long before their wait runs out (uncleared, 10 agents on one lock hit the limit in 20 s).
+  #resolvers = new Map<number, { resolve: (r: LockAcquireResult) => void; timer: ReturnType<typeof setTimeout> }>();
+
+  /** Answers a waiting acquire (clearing its timer); false when it had no waiter here. */
+  #answer(seq: number, r: LockAcquireResult): boolean {
+    const w = this.#resolvers.get(seq);
+    if (!w) return false;
+    clearTimeout(w.timer);
+    this.#resolvers.delete(seq);
+    w.resolve(r);
+    return true;
+  }
   #repoUrl: string | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -74,15 +87,14 @@ export class RepoLock extends DurableObject<Env> {
     const seq = this.#store.addWaiter({ holder, leaseId, enqueuedAt: now, deadline: now + opts.waitMs, ttlMs: opts.ttlMs, entryId: opts.entryId ?? null });
     await this.#arm();
     return new Promise<LockAcquireResult>((resolve) => {
-      this.#resolvers.set(seq, resolve);
-      setTimeout(() => {
+      const timer = setTimeout(() => {
         // Invariant: a waiter times out only if it is still queued (not granted meanwhile).
         if (!this.#store.waiter(seq)) return;
         const position = this.#store.position(seq);
         this.#store.deleteWaiter(seq);
-        this.#resolvers.delete(seq);
-        resolve(this.#timeout(holder, now, position));
+        this.#answer(seq, this.#timeout(holder, now, position));
       }, opts.waitMs);
+      this.#resolvers.set(seq, { resolve, timer });
     });
   }
 
@@ -197,8 +209,7 @@ export class RepoLock extends DurableObject<Env> {
     for (const w of this.#store.entryWaiters()) {
       if (!w.entryId || !settled.has(w.entryId)) continue;
       this.#store.deleteWaiter(w.seq);
-      this.#resolvers.get(w.seq)?.({ ok: false, reason: 'done', waitedMs: now - w.enqueuedAt });
-      this.#resolvers.delete(w.seq);
+      this.#answer(w.seq, { ok: false, reason: 'done', waitedMs: now - w.enqueuedAt });
     }
     await this.#arm();
     return true;
@@ -266,15 +277,17 @@ export class RepoLock extends DurableObject<Env> {
     for (;;) {
       const w = this.#store.firstWaiter();
       if (!w) return;
-      const resolve = this.#resolvers.get(w.seq);
-      const decision = decideGrant({ hasResolver: !!resolve, deadline: w.deadline, now });
-      if (decision !== 'grant' || !resolve) {
+      const waiting = this.#resolvers.has(w.seq);
+      const decision = decideGrant({ hasResolver: waiting, deadline: w.deadline, now });
+      if (decision !== 'grant' || !waiting) {
         this.#store.deleteWaiter(w.seq);
-        this.#audit('timeout', w.holder, null, now - w.enqueuedAt);
+        // A waiter whose deadline passed before its timer ran is answered now (its timer would find
+        // it gone and leave the call hanging); one with nobody waiting here is only recorded.
+        if (waiting) this.#answer(w.seq, this.#timeout(w.holder, w.enqueuedAt, 1));
+        else this.#audit('timeout', w.holder, null, now - w.enqueuedAt);
         continue;
       }
-      this.#resolvers.delete(w.seq);
-      resolve(this.#grant({ holder: w.holder, leaseId: w.leaseId, ttlMs: w.ttlMs, enqueuedAt: w.enqueuedAt, seq: w.seq }));
+      this.#answer(w.seq, this.#grant({ holder: w.holder, leaseId: w.leaseId, ttlMs: w.ttlMs, enqueuedAt: w.enqueuedAt, seq: w.seq }));
       return;
     }
   }
