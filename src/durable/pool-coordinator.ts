@@ -10,14 +10,11 @@ import { ACTIVE_STATUSES, PREPARE_DEADLINE_MS, type AcquireRequest, type Acquire
 import { LANDER_AGENT } from '../gateway/ref-rules.ts';
 import { gatewayAuthorization, gatewayRepoUrl, principalUser } from '../gateway/credentials.ts';
 import { createSandbox, isAlive, killSandbox, listSandboxIds, providerOptions, type ProviderOptions } from '../sandbox/provider.ts';
-import { precloneSandbox, refreshClone, setupSandbox } from '../sandbox/maintenance.ts';
+import { precloneSandbox, setupSandbox } from '../sandbox/maintenance.ts';
 import type { ScrubOutcome } from './member-scrubber.ts';
-import { upstreamTip } from '../gateway/upstream-refs.ts';
-import { createDb } from '../db/client.ts';
-import { LingeringDb } from '../db/lingering.ts';
-import { redactFor } from '../db/lease-rows.ts';
-import { encryptText } from '../lib/crypto.ts';
-import { OUTBOX_SQL, projectBatch, type OutboxRow } from '../pool/projector.ts';
+import { OUTBOX_SQL } from '../pool/projector.ts';
+import { LeaseHistory } from '../pool/history.ts';
+import { IdleFreshness } from '../pool/freshness.ts';
 import { MIGRATIONS_SQL, settingsFromConfig, SCHEMA_SQL } from '../pool/storage.ts';
 import { ACTIVE, PoolStore } from '../pool/store.ts';
 import { shardOfName } from '../pool/shards.ts';
@@ -26,11 +23,6 @@ import { CreateLimiter } from '../pool/create-limiter.ts';
 
 /** MemberScrubbers per pool: scrubs spread over them by sandbox id (each is mostly waiting on the provider). */
 const SCRUBBERS = 16;
-
-/** Lease transitions copied to Postgres per statement, and the backlog at which grants wait for the copy. */
-const PROJECTION_BATCH = 500;
-/** After a failed projection, grants stop waiting for it this long (the database is down; the outbox keeps the rows). */
-const PROJECTION_RETRY_MS = 30_000;
 
 /** How long a member past the demand target stays idle before it is let go (no churn on blips). */
 const IDLE_GRACE_MS = 60_000;
@@ -49,6 +41,8 @@ export class PoolCoordinator extends DurableObject<Env> {
   #sql: SqlStorage;
   #db: PoolStore;
   #log: Logger;
+  #history: LeaseHistory;
+  #fresh: IdleFreshness;
   #provider: ProviderOptions | null = null;
   #settings: PoolSettings | null = null;
   #waiters = new WaitQueue<AcquireRequest, AcquireResult>(() => {
@@ -70,6 +64,12 @@ export class PoolCoordinator extends DurableObject<Env> {
     this.#sql = ctx.storage.sql;
     this.#db = new PoolStore(ctx.storage.sql);
     this.#log = componentLogger(env, 'pool');
+    this.#history = new LeaseHistory(ctx.storage.sql, env, this.#log);
+    this.#fresh = new IdleFreshness({
+      sql: ctx.storage.sql, db: this.#db, env, log: this.#log,
+      provider: () => this.#p, poolName: () => this.#poolName(),
+      terminate: (id, reason) => this.#terminate(id, reason), pump: () => this.#pump(),
+    });
     ctx.blockConcurrencyWhile(async () => {
       for (const stmt of SCHEMA_SQL) this.#sql.exec(stmt);
       this.#sql.exec(OUTBOX_SQL);
@@ -148,8 +148,8 @@ export class PoolCoordinator extends DurableObject<Env> {
   async #acquire(req: AcquireRequest): Promise<AcquireResult> {
     const s = this.settings();
     await this.#ensureAlarm();
-    // Backpressure: the lease history may lag by one batch, not without bound (#projectionBehind).
-    if (this.#projectionBehind()) await this.project();
+    // Backpressure: the lease history may lag by one batch, not without bound (LeaseHistory.behind).
+    if (this.#history.behind()) await this.#history.project();
     // Invariant: one idempotency key maps to one lease, checked and claimed in this same block.
     if (req.idemKey) {
       const prev = this.#db.rows<LeaseRecord & { idem_fp: string | null }>(`SELECT * FROM leases WHERE agent_id=? AND idem_key=?`, req.agentId, req.idemKey)[0];
@@ -228,7 +228,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     if (source === 'affinity') {
       // Invariant: a lease skips the fetch only when its clone's base is the tip the service saw within MAX_STALENESS_S.
       const m = this.#db.member(sandboxId);
-      const tip = this.#db.rows<{ sha: string | null; checked_at: number }>(`SELECT sha, checked_at FROM repo_tips WHERE repo_key=? AND branch=?`, req.repoKey, req.branch)[0];
+      const tip = this.#fresh.tip(req.repoKey, req.branch);
       if (m?.base_commit && m.base_branch === req.branch && tip?.sha === m.base_commit && Date.now() - tip.checked_at <= s.maxStalenessS * 1000) {
         this.#sql.exec(`UPDATE leases SET base_commit=?, fetched_at=? WHERE id=?`, tip.sha, tip.checked_at, lease.id);
         lease.base_commit = tip.sha;
@@ -255,7 +255,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     this.#sql.exec(`UPDATE leases SET status='ready', workdir=?, home=?, base_commit=?, fetched_at=? WHERE id=?`, workdir, home, base?.commit ?? null, fetchedAt, leaseId);
     this.#emit(leaseId, 'clone');
     this.#sql.exec(`UPDATE members SET repo_key=?, repo_url=?, base_branch=?, home=? WHERE sandbox_id=?`, lease.repo_key, lease.repo_url, lease.branch, home, lease.sandbox_id);
-    if (base?.fetched) this.#seeTip(lease.repo_key, lease.branch, lease.repo_url, base.commit, now);
+    if (base?.fetched) this.#fresh.seeTip(lease.repo_key, lease.branch, lease.repo_url, base.commit, now);
     return this.#db.lease(leaseId);
   }
 
@@ -375,8 +375,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     // Purge lease records older than a week; Postgres keeps the history. Outbox rows of a purged
     // lease have nothing left to project.
     this.#sql.exec(`DELETE FROM leases WHERE status NOT IN ${ACTIVE} AND expires_at < ?`, now - 7 * 86_400_000);
-    this.#sql.exec(`DELETE FROM outbox WHERE lease_id NOT IN (SELECT id FROM leases)`);
-    this.#backlog = undefined;
+    this.#history.dropOrphans();
     return { expired: overdue.length, orphans: orphans.length };
   }
 
@@ -411,7 +410,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     const n = this.#db.draining() ? 0 : refillCount(this.#db.warmCount(), this.#db.total(), target, s.maxSandboxes);
     await Promise.all(Array.from({ length: n }, () => this.#createMember('pooled', s, false)));
     await this.#pump();
-    await this.#refreshIdle(now, s);
+    await this.#fresh.refreshIdle(now, s);
     await this.#arm(now);
   }
 
@@ -423,73 +422,8 @@ export class PoolCoordinator extends DurableObject<Env> {
 
   /** Records the tip of a repo + branch the service has just seen (its own landing moved it, say). */
   async noteTip(repoKey: string, branch: string, repoUrl: string, sha: string): Promise<void> {
-    this.#seeTip(repoKey, branch, repoUrl, sha, Date.now());
-    this.ctx.waitUntil(this.#refreshIdle(Date.now(), this.settings()));
-  }
-
-  #seeTip(repoKey: string, branch: string, repoUrl: string, sha: string | null, at: number): void {
-    this.#sql.exec(
-      `INSERT INTO repo_tips(repo_key, branch, repo_url, sha, checked_at) VALUES (?,?,?,?,?) ON CONFLICT(repo_key, branch) DO UPDATE SET sha=excluded.sha, checked_at=excluded.checked_at, repo_url=excluded.repo_url`,
-      repoKey, branch, repoUrl, sha, at,
-    );
-  }
-
-  /** Reads a branch tip from the upstream (no sandbox involved) and records it. */
-  async #checkTip(repoKey: string, branch: string, repoUrl: string): Promise<string | null> {
-    const sha = await upstreamTip(parseConfig(this.env), repoUrl, branch);
-    this.#seeTip(repoKey, branch, repoUrl, sha, Date.now());
-    return sha;
-  }
-
-  #refreshing: Promise<void> | null = null;
-
-  /**
-   * Keeps idle clones at the tip: checks each repo's tip at most every MAX_STALENESS_S, and fetches
-   * into idle members whose base is behind (a read-only member credential, the member out of the
-   * idle set meanwhile), a few at a time.
-   */
-  async #refreshIdle(now: number, s: PoolSettings): Promise<void> {
-    if (this.#refreshing) return this.#refreshing;
-    this.#refreshing = (async () => {
-      const idle = this.#db.members().filter((m) => m.state === 'idle' && m.mode === 'pooled' && m.repo_key && m.repo_url && m.base_branch);
-      const tips = new Map<string, string | null>();
-      for (const m of idle) {
-        const k = `${m.repo_key}#${m.base_branch}`;
-        if (tips.has(k)) continue;
-        const row = this.#db.rows<{ sha: string | null; checked_at: number }>(`SELECT sha, checked_at FROM repo_tips WHERE repo_key=? AND branch=?`, m.repo_key, m.base_branch)[0];
-        const fresh = row && now - row.checked_at <= s.maxStalenessS * 1000;
-        tips.set(k, fresh ? row.sha : await this.#checkTip(m.repo_key!, m.base_branch!, m.repo_url!).catch(() => row?.sha ?? null));
-      }
-      const behind = idle.filter((m) => { const t = tips.get(`${m.repo_key}#${m.base_branch}`); return !!t && t !== m.base_commit; }).slice(0, 5);
-      await Promise.all(behind.map((m) => this.#refreshMember(m.sandbox_id, tips.get(`${m.repo_key}#${m.base_branch}`)!, s)));
-    })().finally(() => {
-      this.#refreshing = null;
-    });
-    return this.#refreshing;
-  }
-
-  async #refreshMember(sandboxId: string, tip: string, s: PoolSettings): Promise<void> {
-    // Invariant: only an idle member is refreshed, and it leaves the idle set in the same block.
-    const m = this.#db.member(sandboxId);
-    if (!m || m.state !== 'idle' || !m.repo_key || !m.base_branch) return;
-    this.#sql.exec(`UPDATE members SET state='refreshing' WHERE sandbox_id=?`, sandboxId);
-    let sha: string | null = null;
-    try {
-      const cfg = parseConfig(this.env);
-      const authorization = await gatewayAuthorization(cfg.ERROR_ENCRYPTION_KEY, principalUser(`mbr_${sandboxId}`, this.#poolName()));
-      sha = await refreshClone(this.#p, sandboxId, idleTimeoutMs(s), m.base_branch, authorization);
-    } catch (e) {
-      this.#log.warn('refresh_failed', { sandbox: sandboxId, error: String(e instanceof Error ? e.message : e) });
-    }
-    const cur = this.#db.member(sandboxId);
-    if (!cur || cur.state !== 'refreshing') return;
-    if (sha) {
-      this.#sql.exec(`UPDATE members SET state='idle', base_commit=? WHERE sandbox_id=?`, sha, sandboxId);
-      if (sha !== tip) this.#log.info('refresh_behind', { sandbox: sandboxId });
-    } else {
-      await this.#terminate(sandboxId, 'refresh_failed');
-    }
-    await this.#pump();
+    this.#fresh.seeTip(repoKey, branch, repoUrl, sha, Date.now());
+    this.ctx.waitUntil(this.#fresh.refreshIdle(Date.now(), this.settings()));
   }
 
   // The stored alarm time as this object last set or read it (undefined: not read in this
@@ -524,7 +458,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     // While demand is above POOL_MIN, look again when its window may have moved on.
     else if (this.#idleTarget(now) > s.poolMin) candidates.push(now + DEMAND_BUCKET_MS);
     // A projection that failed (database down) is retried soon.
-    if (this.#db.one(`SELECT count(*) AS n FROM outbox`) > 0) candidates.push(now + 5000);
+    if (this.#history.pending() > 0) candidates.push(now + 5000);
     await this.#setAlarm(Math.max(now + 10, Math.min(...candidates)));
   }
 
@@ -612,7 +546,7 @@ export class PoolCoordinator extends DurableObject<Env> {
     const out = await scrubber
       .scrub({ sandboxId, timeoutMs: idleTimeoutMs(s), pool: this.#poolName(), repo })
       .catch((e: unknown): ScrubOutcome => ({ clean: false, base: null, tip: null, error: String(e) }));
-    if (out.tip && repo) this.#seeTip(repo.key, repo.branch, repo.url, out.tip.sha, out.tip.at);
+    if (out.tip && repo) this.#fresh.seeTip(repo.key, repo.branch, repo.url, out.tip.sha, out.tip.at);
     // Invariant: only a member still scrubbing takes the outcome (a drain may have terminated it meanwhile).
     if (this.#db.member(sandboxId)?.state !== 'scrubbing') return;
     if (out.clean) {
@@ -711,64 +645,13 @@ export class PoolCoordinator extends DurableObject<Env> {
 
   /** Appends a lease transition to the outbox and schedules its projection after this request. */
   #emit(leaseId: string, op: string, error?: string): void {
-    this.#sql.exec(`INSERT INTO outbox(lease_id, op, error, at) VALUES (?,?,?,?)`, leaseId, op, error ?? null, Date.now());
-    this.#backlog = this.#backlog === undefined ? this.#db.one(`SELECT count(*) AS n FROM outbox`) : this.#backlog + 1;
-    this.ctx.waitUntil(this.project());
+    this.#history.append(leaseId, op, error);
+    this.ctx.waitUntil(this.#history.project());
   }
 
-  // Outbox rows not yet projected (counted from storage once, then kept in memory), and when the
-  // last projection failed (the database down or unreachable).
-  #backlog: number | undefined;
-  #projectionFailedAt = 0;
-
-  /**
-   * Whether a grant should wait for the projection first: the outbox holds a full batch or more and
-   * the database is answering. A coordinator saturated with grants otherwise starves the projection's
-   * own I/O (measured: at ~600 grants/s not one batch was written in 10 s, 12,000 transitions behind);
-   * while the database is failing, leases go on and the outbox keeps the transitions until it is back.
-   */
-  #projectionBehind(): boolean {
-    this.#backlog ??= this.#db.one(`SELECT count(*) AS n FROM outbox`);
-    return this.#backlog >= PROJECTION_BATCH && Date.now() - this.#projectionFailedAt > PROJECTION_RETRY_MS;
-  }
-
-  #projecting: Promise<number> | null = null;
-  // The projection's connection stays open between batches while lease transitions keep coming.
-  #projectionDb = new LingeringDb({ open: () => createDb(this.env), lingerMs: 10_000 });
-
-  /**
-   * Copies pending outbox rows to git_sandboxes (the only writer of that table), in batches; rows
-   * stay until a batch is stored, so a database outage only delays the projection. Returns rows copied.
-   */
+  /** Copies the pending lease history to Postgres now (cron, tests); returns rows copied. */
   async project(): Promise<number> {
-    if (this.#projecting) return this.#projecting;
-    const p: Promise<number> = this.#projectNow().finally(() => {
-      if (this.#projecting === p) this.#projecting = null;
-    });
-    this.#projecting = p;
-    return p;
-  }
-
-  async #projectNow(): Promise<number> {
-    let copied = 0;
-    try {
-      for (;;) {
-        const rows = this.#db.rows<OutboxRow>(`SELECT o.seq, o.op, o.error, o.at, l.* FROM outbox o JOIN leases l ON l.id = o.lease_id ORDER BY o.seq LIMIT ?`, PROJECTION_BATCH);
-        if (!rows.length) return copied;
-        const key = parseConfig(this.env).ERROR_ENCRYPTION_KEY;
-        await this.#projectionDb.use((h) => projectBatch(h.db, rows, (t) => encryptText(key, redactFor(this.env, t).slice(0, 4000))));
-        this.#sql.exec(`DELETE FROM outbox WHERE seq <= ?`, Math.max(...rows.map((r) => r.seq)));
-        this.#backlog = undefined;
-        this.#projectionFailedAt = 0;
-        copied += rows.length;
-      }
-    } catch (e) {
-      this.#projectionFailedAt = Date.now();
-      // drizzle's message is the query text; the database's own reason is its cause.
-      const cause = e instanceof Error && e.cause instanceof Error ? e.cause.message : undefined;
-      this.#log.warn('projection_failed', { error: cause ?? String(e instanceof Error ? e.message : e) });
-      return copied;
-    }
+    return this.#history.project();
   }
 
   #poolName(): string {

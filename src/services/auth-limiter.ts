@@ -5,6 +5,13 @@
 /** How long a key that resolved is trusted without asking the database again. */
 export const KEY_CACHE_TTL_MS = 30_000;
 
+/**
+ * How long past its TTL a key this isolate resolved is still accepted while the database cannot be
+ * asked (down, or too slow to connect under load): an agent can go on with (and release) its leases
+ * through an outage. A revocation needs the database, and it also ends the agent's leases at once.
+ */
+export const KEY_STALE_IF_ERROR_MS = 300_000;
+
 /** Most clients/keys tracked at once; the least recently seen are dropped beyond it. */
 const MAX_ENTRIES = 10_000;
 
@@ -74,25 +81,34 @@ export class FailureWindow {
   }
 }
 
-/** Keys (by hash) that resolved to an agent, each trusted until its own deadline. */
+/**
+ * Keys (by hash) that resolved to an agent, each trusted until its own deadline, and after it, while
+ * the database cannot be asked, until its stale deadline (never past the key's own expiry).
+ */
 export class KeyCache {
-  #entries = new Map<string, { agentId: string; until: number }>();
+  #entries = new Map<string, { agentId: string; until: number; staleUntil: number }>();
 
   /** The agent of a key hash resolved less than its TTL ago. */
   get(hash: string, now: number): string | undefined {
     const e = this.#entries.get(hash);
     if (!e) return undefined;
-    if (e.until <= now) {
+    if (e.staleUntil <= now) {
       this.#entries.delete(hash);
       return undefined;
     }
-    return e.agentId;
+    return e.until > now ? e.agentId : undefined;
   }
 
-  /** Remembers a resolved key until `until`. */
-  set(hash: string, agentId: string, until: number): void {
+  /** The agent of a key hash whose TTL ran out but whose stale deadline has not (the database is failing). */
+  stale(hash: string, now: number): string | undefined {
+    const e = this.#entries.get(hash);
+    return e && e.staleUntil > now ? e.agentId : undefined;
+  }
+
+  /** Remembers a resolved key until `until`, and as a fallback while the database fails until `staleUntil`. */
+  set(hash: string, agentId: string, until: number, staleUntil = until): void {
     this.#entries.delete(hash);
-    this.#entries.set(hash, { agentId, until });
+    this.#entries.set(hash, { agentId, until, staleUntil: Math.max(until, staleUntil) });
     while (this.#entries.size > MAX_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!);
   }
 

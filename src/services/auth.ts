@@ -4,7 +4,7 @@ import { and, eq, gt, isNull, or } from 'drizzle-orm';
 import { apiKeys } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { randomId, randomSecret, sha256Hex, timingSafeEqualStr } from '../lib/crypto.ts';
-import { KEY_CACHE_TTL_MS, authFailures, failureSubjects, keyCache } from './auth-limiter.ts';
+import { KEY_CACHE_TTL_MS, KEY_STALE_IF_ERROR_MS, authFailures, failureSubjects, keyCache } from './auth-limiter.ts';
 import type { ServiceContext } from './context.ts';
 
 /** Extracts the bearer token from an Authorization header. */
@@ -42,6 +42,12 @@ export async function authenticate(ctx: ServiceContext, header: string | undefin
       .where(and(eq(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt), or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, new Date()))))
       .limit(1);
   } catch (e) {
+    // A key this isolate resolved lately is still accepted while the database fails (KEY_STALE_IF_ERROR_MS).
+    const known = keyCache.stale(hash, now);
+    if (known) {
+      ctx.log.warn('auth_from_stale_cache', { agent: known, error: String(e instanceof Error && e.cause ? e.cause : e) });
+      return known;
+    }
     throw new AppError('DATABASE_UNAVAILABLE', 'the database is unavailable; try again', { internal: String(e instanceof Error && e.cause ? e.cause : e), retryAfterS: 5 });
   }
   const row = rows[0];
@@ -50,7 +56,8 @@ export async function authenticate(ctx: ServiceContext, header: string | undefin
     throw new AppError('UNAUTHORIZED', 'invalid or revoked API key');
   }
   // A key with an expiry (rotated, in its grace period) is never cached past it.
-  keyCache.set(hash, row.agentId, Math.min(now + KEY_CACHE_TTL_MS, row.expiresAt?.getTime() ?? Infinity));
+  const expiry = row.expiresAt?.getTime() ?? Infinity;
+  keyCache.set(hash, row.agentId, Math.min(now + KEY_CACHE_TTL_MS, expiry), Math.min(now + KEY_CACHE_TTL_MS + KEY_STALE_IF_ERROR_MS, expiry));
   return row.agentId;
 }
 

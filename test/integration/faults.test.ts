@@ -8,6 +8,8 @@ import type { RepoLock } from '../../src/durable/repo-lock.ts';
 import { createDb } from '../../src/db/client.ts';
 import { LANDER_AGENT } from '../../src/gateway/ref-rules.ts';
 import { lockName } from '../../src/lock/rules.ts';
+import { sha256Hex } from '../../src/lib/crypto.ts';
+import { keyCache } from '../../src/services/auth-limiter.ts';
 import { call, callJson, env, newAgent, newRepo, oracle, remoteGit } from './helpers.ts';
 
 type Lease = { id: string; agent_branch: string };
@@ -111,6 +113,25 @@ describe('truthful answers under faults', () => {
       expect(row.rows[0]).toMatchObject({ status: 'released' });
     } finally {
       await h.close();
+    }
+  });
+
+  it('lets an agent whose key was checked minutes ago release its lease while the database is frozen (the key cache serves it stale), and refuses a key it never saw', async () => {
+    const a = await newAgent('stale-key');
+    const l = await lease(a.key, (await newRepo({ 'a.txt': 'a\n' })).url);
+    expect((await callJson('GET', '/v1/sandboxes', { key: a.key })).status).toBe(200);
+    // The key's cache TTL has run out (as 30 s later), its stale deadline not: the next request must ask the database.
+    const hash = await sha256Hex(a.key);
+    keyCache.set(hash, a.agentId, Date.now() - 1, Date.now() + 120_000);
+    const stranger = await newAgent('stranger');
+    await oracle('POST', '/postgres/freeze');
+    try {
+      expect((await call('DELETE', `/v1/sandboxes/${l.id}`, { key: a.key })).status).toBe(204);
+      const refused = await callJson('GET', '/v1/sandboxes', { key: stranger.key });
+      expect(refused.status).toBe(503);
+      expect(refused.body).toMatchObject({ error: { code: 'DATABASE_UNAVAILABLE' } });
+    } finally {
+      await oracle('POST', '/postgres/thaw');
     }
   });
 

@@ -184,8 +184,8 @@ describe('RepoLock', () => {
     const armed = new Set<unknown>();
     const realSet = globalThis.setTimeout;
     const realClear = globalThis.clearTimeout;
-    globalThis.setTimeout = ((fn: () => void, ms?: number, ...rest: unknown[]) => {
-      if (ms !== WAIT) return realSet(fn, ms, ...rest);
+    globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+      if (ms !== WAIT) return realSet(fn, ms);
       const t = realSet(() => (armed.delete(t), fn()), ms);
       armed.add(t);
       return t;

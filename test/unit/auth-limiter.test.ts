@@ -51,4 +51,20 @@ describe('KeyCache', () => {
     c.forget('h2');
     expect(c.get('h2', t0)).toBeUndefined();
   });
+
+  it('keeps a key past its TTL only as a fallback for a failing database, never past the key\'s own expiry, and not after a revocation', () => {
+    const c = new KeyCache();
+    c.set('h', 'agent', t0 + 30_000, t0 + 330_000);
+    // Past the TTL the database is asked again (get misses) ...
+    expect(c.get('h', t0 + 31_000)).toBeUndefined();
+    // ... and if it cannot answer, the stale entry serves until its stale deadline.
+    expect(c.stale('h', t0 + 31_000)).toBe('agent');
+    expect(c.stale('h', t0 + 330_000)).toBeUndefined();
+    // A key in a rotation grace period: the caller passes its expiry as both deadlines' cap.
+    c.set('g', 'agent', t0 + 10_000, t0 + 10_000);
+    expect(c.stale('g', t0 + 10_001)).toBeUndefined();
+    c.set('r', 'agent', t0 + 30_000, t0 + 330_000);
+    c.forget('r');
+    expect(c.stale('r', t0 + 31_000)).toBeUndefined();
+  });
 });
