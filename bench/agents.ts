@@ -92,8 +92,28 @@ async function runTask(o: AgentsOptions, agent: number, round: number): Promise<
   const lease = await withRetry(rec.errors, 'lease', o.retries, LEASE_RETRYABLE, o.signal, () =>
     call(o.apiUrl, 'POST', '/v1/sandboxes', { key, json: { repo_url: repo.url, task_id: taskId }, timeoutMs: 180_000, signal: o.signal }),
   );
-  rec.lease_ms = lease.ms;
-  if (lease.code) return fail('lease', lease);
+  if (lease.code) {
+    rec.lease_ms = lease.ms;
+    return fail('lease', lease);
+  }
+  // A lease whose clone outlasts the service's synchronous wait answers `initializing`: a client
+  // polls it until it is ready (or failed), as the API reference says.
+  let leased = lease;
+  const deadline = performance.now() + 120_000;
+  while (leased.body?.status === 'initializing' && performance.now() < deadline && !o.signal.aborted) {
+    await sleep(500, o.signal).catch(() => {});
+    const got = await call(o.apiUrl, 'GET', `/v1/sandboxes/${lease.body.id}`, { key, timeoutMs: 30_000, signal: o.signal });
+    if (got.code && got.code !== 'DATABASE_UNAVAILABLE') return (rec.lease_ms = performance.now() - t0, fail('lease', got));
+    if (!got.code) leased = { ...got, body: got.body };
+  }
+  rec.lease_ms = lease.body?.status === 'initializing' ? performance.now() - t0 : lease.ms;
+  if (leased.body?.status === 'initializing' || leased.body?.status === 'error') {
+    rec.leaseId = lease.body.id;
+    const e = leased.body?.error as { code?: string; message?: string } | undefined;
+    fail('lease', { ...leased, code: e?.code ?? 'LEASE_NOT_READY', message: e?.message ?? 'the lease did not become ready within 120 s' });
+    await call(o.apiUrl, 'DELETE', `/v1/sandboxes/${lease.body.id}`, { key, timeoutMs: 120_000, signal: o.signal });
+    return rec;
+  }
   rec.leaseId = lease.body.id;
   rec.lease_source = lease.body.lease_source;
   rec.mode = lease.body.mode;

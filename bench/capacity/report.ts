@@ -77,13 +77,13 @@ function table(rows: string[][]): string {
 
 /** The capacity section of the human report. */
 export function renderCapacity(c: CapacityResult): string {
-  const rows = [['run', 'agents', 'members', 'shards', 'ops/s', 'acquire p50/90/99', 'release p50/90/99', 'workerd busy', 'CPU ms/op', 'ops/CPU-s', 'load', 'errors']];
+  const rows = [['run', 'agents', 'members', 'shards', 'ops/s', 'acquire p50/90/99', 'release p50/90/99', 'workerd busy', 'CPU ms/op', 'ops/CPU-s', 'history lag', 'load', 'errors']];
   for (const l of c.levels) {
     const name = l.kind === 'pool' ? 'coordinator' : l.kind === 'rpc' ? 'no-op RPC' : 'repo lock';
     rows.push([
       name, String(l.agents), l.members_per_shard === undefined ? '-' : String(l.members_per_shard), String(l.shards), l.answered ? (l.ops_per_s ?? 0).toFixed(0) : `(${(l.scrubs_per_s ?? 0).toFixed(0)})`,
       l.answered ? trip(l.acquire_ms) : 'no answer', trip(l.release_ms),
-      l.workerd_busy === null ? '-' : `${Math.round(l.workerd_busy * 100)}%`, l.workerd_cpu_ms_per_op?.toFixed(2) ?? '-', l.cpu_ceiling_per_s === null ? '-' : String(l.cpu_ceiling_per_s), l.load_avg_1m.toFixed(1),
+      l.workerd_busy === null ? '-' : `${Math.round(l.workerd_busy * 100)}%`, l.workerd_cpu_ms_per_op?.toFixed(2) ?? '-', l.cpu_ceiling_per_s === null ? '-' : String(l.cpu_ceiling_per_s), l.projection_backlog == null ? '-' : String(l.projection_backlog), l.load_avg_1m.toFixed(1),
       Object.entries(l.errors).map(([k, v]) => `${k} ${v}`).join(', ') || '-',
     ]);
   }
@@ -96,6 +96,7 @@ export function renderCapacity(c: CapacityResult): string {
       ? '  (members = per shard); release scrubs through the e2b SDK to the provider stub, the history goes to Postgres. ops = grants.'
       : '  (members = per shard); a release\'s scrub is answered clean at once (stub MemberScrubber), the history goes to Postgres. ops = grants.',
     '  shards K > 1: K workerd processes side by side, each with its coordinator and its share of the agents; ops add up.',
+    '  history lag: lease transitions not yet copied to Postgres when the run ended (grants wait for the copy past 500).',
     '  no-op RPC: the driver and the RPC path alone. repo lock: acquire → release; agents > 1 queue behind the holder.',
     '  workerd busy: workerd CPU seconds per second (the driver runs in the same isolate); ops/CPU-s: operations per',
     '  workerd CPU second, the rate with a whole core (other users share this machine); load: 1-min load average.',

@@ -277,8 +277,9 @@ export async function runCapacity(o: CapacityOptions, ctx: CapacityContext): Pro
       await Promise.all(workers.map((bw, j) => bw.post('/pool/seed', { names: [`cap-${ctx.runId}-a${agents}-m${total}-k${k}-s${j}`], members }, 120_000)));
       const ms = await Promise.all(workers.map((bw, j) => measured(bw, stub, '/pool/run', { names: [`cap-${ctx.runId}-a${agents}-m${total}-k${k}-s${j}`], agents: per, ...w }, null, ctx.log, o.scrubber === 'sdk')));
       const levels = ms.map((m) => level('pool', per, windowS, m, { shards: 1, members_per_shard: members }));
-      const r = combineShards(levels, k, agents, members, windowS);
-      ctx.log(`[capacity] coordinator, ${agents} agents on ${k} shards (${k} workerd processes) of ${members} members: ${describe(r, 'grants')}`);
+      const stats = await Promise.all(workers.map((bw, j) => bw.post<{ projection_backlog?: number }[]>('/pool/stats', { names: [`cap-${ctx.runId}-a${agents}-m${total}-k${k}-s${j}`] })));
+      const r = { ...combineShards(levels, k, agents, members, windowS), projection_backlog: stats.reduce((n, [st]) => n + (st?.projection_backlog ?? 0), 0) };
+      ctx.log(`[capacity] coordinator, ${agents} agents on ${k} shards (${k} workerd processes) of ${members} members: ${describe(r, 'grants')}; projection backlog ${r.projection_backlog} transitions`);
       return r;
     } finally {
       await Promise.all(workers.map((bw) => bw.close()));
