@@ -49,18 +49,23 @@ export class FailureWindow {
     return w.previous * (1 - (now - w.start) / l.windowMs) + w.current;
   }
 
-  /** Milliseconds until `subject` is under its limit again (0 when it is under it now). */
+  /**
+   * Milliseconds until `subject` is under its limit again (0 when it is under it now). The estimate
+   * is rounded up: a part of a failure still counts (else failures split across a window boundary
+   * would buy one more attempt, 20 counted as 19.9).
+   */
   waitMs(subject: string, now: number, l: FailureLimit): number {
     const w = this.#at(subject, now, l.windowMs);
     const elapsed = now - w.start;
-    if (w.previous * (1 - elapsed / l.windowMs) + w.current < l.limit) return 0;
+    const room = l.limit - 1;
+    if (w.previous * (1 - elapsed / l.windowMs) + w.current <= room) return 0;
     // Still in this window: the previous window's weight must fall until the sum is under the limit.
-    if (w.current < l.limit && w.previous > 0) {
-      const need = l.windowMs * (1 - (l.limit - w.current) / w.previous);
+    if (w.current <= room && w.previous > 0) {
+      const need = l.windowMs * (1 - (room - w.current) / w.previous);
       if (need < l.windowMs) return Math.max(1, Math.ceil(need - elapsed) + 1);
     }
     // Next window: this window's count, now the previous one, must decay below the limit.
-    const next = l.windowMs * (1 - l.limit / Math.max(w.current, l.limit));
+    const next = l.windowMs * (1 - room / Math.max(w.current, l.limit));
     return Math.max(1, Math.ceil(l.windowMs - elapsed + next) + 1);
   }
 

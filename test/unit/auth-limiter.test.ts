@@ -32,6 +32,22 @@ describe('FailureWindow', () => {
     expect(w.waitMs('ip:a', t0 + 180_000, limit)).toBe(0);
   });
 
+  it('limits at exactly the limit when the failures straddle a window boundary (no extra attempt from the decayed estimate)', () => {
+    const w = new FailureWindow();
+    // 2 failures just before the boundary, 3 just after: 5 within one second.
+    w.record(['ip:b'], t0 + 59_500, limit);
+    w.record(['ip:b'], t0 + 59_600, limit);
+    for (let i = 0; i < 3; i++) w.record(['ip:b'], t0 + 60_100 + i, limit);
+    // The estimate is 2 × (1 - 0.1/60) + 3 = 4.997: still 5 failures, so the client waits.
+    expect(w.count('ip:b', t0 + 60_200, limit)).toBeLessThan(5);
+    expect(w.waitMs('ip:b', t0 + 60_200, limit)).toBeGreaterThan(0);
+    // 4 failures across the same boundary leave room for one more.
+    const v = new FailureWindow();
+    v.record(['ip:c'], t0 + 59_500, limit);
+    for (let i = 0; i < 3; i++) v.record(['ip:c'], t0 + 60_100 + i, limit);
+    expect(v.waitMs('ip:c', t0 + 60_200, limit)).toBe(0);
+  });
+
   it('keeps a bounded number of clients', () => {
     const w = new FailureWindow();
     for (let i = 0; i < 20_000; i++) w.record([`ip:${i}`], t0, limit);
