@@ -64,10 +64,16 @@ describe('/metrics exposition', () => {
     const before = monotonicSamples(await scrapeUntil((t) => (sampleValue(t, 'git_sandbox_git_operations_total{op="status",result="ok"}') ?? 0) > 0));
     const h = createDb(env);
     try {
-      // Everything in history is now older than RETENTION_DAYS, so the purge deletes all of it.
+      // This lease's operation row is written after its answer: wait (bounded) until it is there.
+      const mine = async () => Number((await h.db.execute(sql`select count(*)::int as n from git_operations where lease_id = ${l.body.id}`)).rows[0].n);
+      for (let i = 0; i < 100 && (await mine()) === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await mine()).toBeGreaterThan(0);
+      // Everything in history is now older than RETENTION_DAYS, so the purge deletes all of it (test
+      // files running at the same time may add new rows meanwhile: only the backdated ones must go).
       await h.db.execute(sql`update git_operations set started_at = now() - interval '400 days'`);
       await runCron('17 3 * * *');
-      expect((await h.db.execute(sql`select count(*)::int as n from git_operations`)).rows[0].n).toBe(0);
+      expect((await h.db.execute(sql`select count(*)::int as n from git_operations where started_at < now() - interval '300 days'`)).rows[0].n).toBe(0);
+      expect(await mine()).toBe(0);
     } finally {
       await h.close();
     }
