@@ -59,14 +59,16 @@ describe('/metrics exposition', () => {
     const { key } = await newAgent('purge');
     const l = await callJson('POST', '/v1/sandboxes', { key, body: { repo_url: stack.demo_repo_url, task_id: 'purge' } });
     expect(l.status).toBe(201);
-    await callJson('GET', `/v1/sandboxes/${l.body.id}/status`, { key });
+    // Called with its own execution context, so the test waits for the work after the answer (the
+    // operation's history row) instead of polling for it.
+    const work = createExecutionContext();
+    await worker.fetch(new Request(`http://worker.test/v1/sandboxes/${l.body.id}/status`, { headers: { authorization: `Bearer ${key}` } }), env, work);
+    await waitOnExecutionContext(work);
     await call('DELETE', `/v1/sandboxes/${l.body.id}`, { key });
     const before = monotonicSamples(await scrapeUntil((t) => (sampleValue(t, 'git_sandbox_git_operations_total{op="status",result="ok"}') ?? 0) > 0));
     const h = createDb(env);
     try {
-      // This lease's operation row is written after its answer: wait (bounded) until it is there.
       const mine = async () => Number((await h.db.execute(sql`select count(*)::int as n from git_operations where lease_id = ${l.body.id}`)).rows[0].n);
-      for (let i = 0; i < 100 && (await mine()) === 0; i++) await new Promise((r) => setTimeout(r, 100));
       expect(await mine()).toBeGreaterThan(0);
       // Everything in history is now older than RETENTION_DAYS, so the purge deletes all of it (test
       // files running at the same time may add new rows meanwhile: only the backdated ones must go).
