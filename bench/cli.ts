@@ -117,17 +117,14 @@ const logLevel = (s: string | undefined): string => {
   return s;
 };
 
-const persist = (s: string | undefined): 'tmpfs' | 'disk' => {
-  if (s === undefined) return 'tmpfs';
-  if (s !== 'tmpfs' && s !== 'disk') throw new Error(`--capacity-persist: expected tmpfs or disk, got ${JSON.stringify(s)}`);
-  return s;
+/** A flag that takes one of two words; the first is the default. */
+const either = <A extends string, B extends string>(flag: string, a: A, b: B) => (s: string | undefined): A | B => {
+  if (s === undefined) return a;
+  if (s !== a && s !== b) throw new Error(`${flag}: expected ${a} or ${b}, got ${JSON.stringify(s)}`);
+  return s as A | B;
 };
-
-const scrubber = (s: string | undefined): 'stub' | 'sdk' => {
-  if (s === undefined) return 'stub';
-  if (s !== 'stub' && s !== 'sdk') throw new Error(`--capacity-scrubber: expected stub or sdk, got ${JSON.stringify(s)}`);
-  return s;
-};
+const persist = either('--capacity-persist', 'tmpfs', 'disk');
+const scrubber = either('--capacity-scrubber', 'stub', 'sdk');
 
 /** The --capacity options; null without --capacity, and an error when a --capacity-* flag comes alone. */
 function capacity(values: Record<string, string | boolean | undefined>): CapacityOptions | null {

@@ -340,7 +340,7 @@ export class PoolCoordinator extends DurableObject<Env> {
   /** Gauges and counters for /metrics and tests. */
   async stats(): Promise<PoolStats> {
     await this.#ensureAlarm();
-    return { ...this.#db.snapshot(), waiters: this.#waiters.length, settings: this.settings() };
+    return { ...this.#db.snapshot(), waiters: this.#waiters.length, settings: this.settings(), projection_backlog: this.#history.pending() };
   }
 
   /** Health sweep (cron, every 5 min): replaces dead idle members, fails leases whose sandbox died. */

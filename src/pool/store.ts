@@ -197,7 +197,7 @@ export class PoolStore {
   }
 
   /** Member gauges, counters, active leases and the idle members (the stored part of PoolStats). */
-  snapshot(): Omit<PoolStats, 'waiters' | 'settings'> {
+  snapshot(): Omit<PoolStats, 'waiters' | 'settings' | 'projection_backlog'> {
     const members: Record<string, number> = {};
     for (const r of this.rows<{ state: string; mode: string; n: number }>(`SELECT state, mode, count(*) AS n FROM members GROUP BY state, mode`)) {
       members[`${r.state}:${r.mode}`] = r.n;
@@ -211,7 +211,6 @@ export class PoolStore {
       members,
       counters,
       draining: this.draining(),
-      projection_backlog: this.one(`SELECT count(*) AS n FROM outbox`),
       leases_active: this.one(`SELECT count(*) AS n FROM leases WHERE status IN ${ACTIVE}`),
       idle: this.rows<{ sandbox_id: string; repo_key: string | null }>(`SELECT sandbox_id, repo_key FROM members WHERE state='idle' ORDER BY created_at`),
     };

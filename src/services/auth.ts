@@ -42,13 +42,14 @@ export async function authenticate(ctx: ServiceContext, header: string | undefin
       .where(and(eq(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt), or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, new Date()))))
       .limit(1);
   } catch (e) {
+    const reason = String(e instanceof Error && e.cause ? e.cause : e);
     // A key this isolate resolved lately is still accepted while the database fails (KEY_STALE_IF_ERROR_MS).
     const known = keyCache.stale(hash, now);
     if (known) {
-      ctx.log.warn('auth_from_stale_cache', { agent: known, error: String(e instanceof Error && e.cause ? e.cause : e) });
+      ctx.log.warn('auth_from_stale_cache', { agent: known, error: reason });
       return known;
     }
-    throw new AppError('DATABASE_UNAVAILABLE', 'the database is unavailable; try again', { internal: String(e instanceof Error && e.cause ? e.cause : e), retryAfterS: 5 });
+    throw new AppError('DATABASE_UNAVAILABLE', 'the database is unavailable; try again', { internal: reason, retryAfterS: 5 });
   }
   const row = rows[0];
   if (!row || !timingSafeEqualStr(row.keyHash, hash)) {
